@@ -1,0 +1,75 @@
+# The two commands a newcomer needs: `make run` (local stack with demo data) and `make test` (everything CI runs).
+# Every target installs what it needs; nothing has to be set up by hand on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Python 3.13, as the Lambda runtime. pyenv provides it on the development machines; any python3.13 on PATH works too.
+PYTHON313 ?= $(shell PYENV_VERSION=3.13.0 pyenv which python 2>/dev/null || command -v python3.13)
+VENV := .venv
+VENV_SAM := .venv-sam
+PY := $(VENV)/bin/python
+SAM := $(VENV_SAM)/bin/sam
+CHROMIUM := /usr/bin/chromium
+export AWS_DEFAULT_REGION ?= us-east-1
+# sam and cfn-lint only need a region to validate and build; they never call AWS here.
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: help run test venv sam-venv browser lint typecheck validate build unit e2e bench clean
+
+help:
+	@echo "make run    - start the local stack (gateway, Asana sandbox, moto, dev sign-in) with demo data"
+	@echo "make test   - install what is needed, then lint, type-check, validate, build and run every test"
+	@echo "make bench  - run the benchmarks in bench/"
+
+$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
+	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found: install it (pyenv install 3.13.0) or set PYTHON313"; exit 1; }
+	$(PYTHON313) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+$(VENV_SAM)/.installed: requirements-sam.txt
+	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found: install it (pyenv install 3.13.0) or set PYTHON313"; exit 1; }
+	$(PYTHON313) -m venv $(VENV_SAM)
+	$(VENV_SAM)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV_SAM)/bin/python -m pip install --quiet -r requirements-sam.txt
+	touch $@
+
+venv: $(VENV)/.installed
+sam-venv: $(VENV_SAM)/.installed
+
+# Debian's chromium for the browser tests (Playwright drives it; it never downloads a browser of its own).
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		echo "Installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: venv
+	$(VENV)/bin/mypy layers/common/asana_integration functions local
+
+validate: sam-venv
+	$(SAM) validate --lint
+
+# The sam venv's python3.13 is on PATH so the python3.13 build workflow finds a matching interpreter (no container).
+build: sam-venv
+	PATH="$(CURDIR)/$(VENV_SAM)/bin:$$PATH" $(SAM) build --parallel
+
+unit: venv
+	$(PY) -m pytest -m "not e2e and not browser"
+
+test: venv sam-venv browser lint typecheck validate build
+	$(PY) -m pytest
+
+run: venv
+	$(PY) -m local.run
+
+bench: venv
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) $(VENV_SAM) .aws-sam .pytest_cache .mypy_cache .ruff_cache .local-state
