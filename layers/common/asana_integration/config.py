@@ -1,0 +1,73 @@
+"""Configuration, read once per execution environment from the Lambda's environment variables.
+
+Every value a deployment may change is here, named as in ``template.yaml``. Asana's base URLs are configuration so the
+same code talks to Asana in AWS and to the local sandbox in tests and ``make run``.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+
+# The seed's recommended minimal scopes (Step 4), used when the app is registered with granular scopes.
+RECOMMENDED_SCOPES = "projects:read tasks:read tasks:write users:read teams:read webhooks:write workspaces:read"
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    table_name: Annotated[str, Field(alias="TABLE_NAME", min_length=1)]
+    kms_key_id: Annotated[str, Field(alias="KMS_KEY_ID", min_length=1)]
+    secret_name_prefix: Annotated[str, Field(alias="SECRET_NAME_PREFIX", min_length=1)] = "securedb-asana"
+
+    # Where SecureDB serves this integration; tenant subdomains must also be in allowed_tenant_hosts.
+    public_base_url: Annotated[HttpUrl, Field(alias="PUBLIC_BASE_URL")]
+    allowed_tenant_hosts: Annotated[tuple[str, ...], Field(alias="ALLOWED_TENANT_HOSTS")] = ()
+
+    claim_org: Annotated[str, Field(alias="CLAIM_ORG_ID")] = "org_id"
+    claim_user: Annotated[str, Field(alias="CLAIM_USER_ID")] = "sub"
+    claim_roles: Annotated[str, Field(alias="CLAIM_ROLES")] = "roles"
+    admin_role: Annotated[str, Field(alias="ADMIN_ROLE")] = "admin"
+
+    oauth_scopes_mode: Annotated[Literal["default", "granular"], Field(alias="OAUTH_SCOPES_MODE")] = "default"
+    oauth_granular_scopes: Annotated[str, Field(alias="OAUTH_GRANULAR_SCOPES")] = RECOMMENDED_SCOPES
+    oauth_state_ttl_seconds: Annotated[int, Field(alias="OAUTH_STATE_TTL_SECONDS", ge=60, le=3600)] = 600
+
+    asana_api_base_url: Annotated[str, Field(alias="ASANA_API_BASE_URL")] = "https://app.asana.com/api/1.0"
+    asana_oauth_base_url: Annotated[str, Field(alias="ASANA_OAUTH_BASE_URL")] = "https://app.asana.com/-"
+    asana_proxy: Annotated[str | None, Field(alias="ASANA_PROXY")] = None
+    asana_ca_bundle: Annotated[str | None, Field(alias="ASANA_CA_BUNDLE")] = None
+    asana_timeout_seconds: Annotated[float, Field(alias="ASANA_TIMEOUT_SECONDS", gt=0, le=60)] = 10.0
+    asana_max_retries: Annotated[int, Field(alias="ASANA_MAX_RETRIES", ge=0, le=10)] = 3
+
+    @field_validator("allowed_tenant_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(host.strip().lower() for host in value.split(",") if host.strip())
+        return value
+
+    @field_validator("asana_proxy", "asana_ca_bundle", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # CloudFormation parameters cannot be null, so an empty string means "not configured".
+        return value or None
+
+    @field_validator("asana_api_base_url", "asana_oauth_base_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def oauth_scope(self) -> str:
+        """The ``scope`` sent to Asana's authorize endpoint for the app's registration mode."""
+        return "default" if self.oauth_scopes_mode == "default" else self.oauth_granular_scopes
+
+
+@cache
+def get_config() -> Config:
+    """The configuration of this execution environment. Tests call ``get_config.cache_clear()`` after changing env."""
+    return Config.model_validate(dict(os.environ))
