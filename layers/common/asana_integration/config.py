@@ -43,6 +43,9 @@ class Config(BaseModel):
     asana_timeout_seconds: Annotated[float, Field(alias="ASANA_TIMEOUT_SECONDS", gt=0, le=60)] = 10.0
     asana_max_retries: Annotated[int, Field(alias="ASANA_MAX_RETRIES", ge=0, le=10)] = 3
 
+    # Local mode only (never set by template.yaml): where the admin page links for a development sign-in.
+    dev_signin_url: Annotated[str | None, Field(alias="DEV_SIGNIN_URL")] = None
+
     @field_validator("allowed_tenant_hosts", mode="before")
     @classmethod
     def _split_hosts(cls, value: object) -> object:

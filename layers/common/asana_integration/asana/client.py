@@ -1,0 +1,529 @@
+"""The Asana REST client every function uses: bearer auth, pagination, bounded retries and typed errors.
+
+One ``request`` loop carries all the policy, so every call behaves the same way:
+
+* 401 → ask the token source for a fresh token once, retry once, else the seed's "Authentication failed" error.
+* 429 → wait ``Retry-After`` and retry (any method: Asana rejected the call before acting), up to
+  ``ASANA_MAX_RETRIES`` times and never past the Lambda's remaining time.
+* 5xx, read timeouts and connection failures → exponential backoff with jitter, only for idempotent methods.
+* Every other failure → the typed errors of ``errors.py``, with Asana's own message and a fix.
+
+Tokens never leave the ``Authorization`` header: they are not logged, not kept on the client, and scrubbed from any
+message Asana sends back before it is put into an error.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from aws_lambda_powertools.metrics import MetricUnit
+
+from asana_integration.asana.token_source import AccessTokenSource
+from asana_integration.asana.transport import build_session, send
+from asana_integration.config import Config
+from asana_integration.errors import (
+    AsanaAuthenticationFailed,
+    AsanaError,
+    AsanaForbidden,
+    AsanaNotFound,
+    AsanaRateLimited,
+    AsanaRequestRejected,
+    AsanaUnavailable,
+    AsanaUnreachable,
+    InvalidInput,
+)
+from asana_integration.observability import logger, metrics
+
+PAGE_LIMIT = 100  # Asana's maximum; next_page is only returned when a limit is sent.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE"})
+
+# Time kept free after the last request so the function can still answer (and flush logs/metrics) before Lambda
+# kills it. The request's own timeout is added on top, since a retried request may take all of it.
+SAFETY_MARGIN_SECONDS = 3.0
+DEFAULT_RETRY_AFTER_SECONDS = 30  # when a 429 carries no usable Retry-After
+# Outside Lambda (no remaining-time callback) a wait longer than this fails fast instead of blocking a worker.
+MAX_RATE_LIMIT_WAIT_SECONDS = 120
+BACKOFF_BASE_SECONDS = 0.5
+BACKOFF_CAP_SECONDS = 8.0
+
+# Connectivity failures worth another try; proxy and TLS errors are configuration problems a retry cannot fix.
+RETRYABLE_FAILURE_CODES = frozenset({"asana_timeout", "asana_connect_timeout", "asana_connection_error"})
+
+EXPIRED_OFFSET_MARKER = "pagination token has expired"
+MAX_ASANA_MESSAGE_CHARS = 500
+
+DEFAULT_ME_FIELDS = ("name", "email", "workspaces.name")
+DEFAULT_WORKSPACE_FIELDS = ("name", "is_organization")
+DEFAULT_PROJECT_FIELDS = ("name", "archived", "team.name", "permalink_url")
+DEFAULT_TEAM_FIELDS = ("name", "permalink_url")
+
+SCOPED_RESOURCES = frozenset({"workspaces", "teams", "users", "projects", "webhooks", "tasks"})
+
+_GID = re.compile(r"^\d{1,32}$")
+
+Params = Mapping[str, str | int | bool | None]
+OptFields = str | Sequence[str] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a listing; ``next_offset`` is ``None`` on the last page."""
+
+    data: list[dict[str, Any]]
+    next_offset: str | None
+
+
+class AsanaClient:
+    def __init__(
+        self,
+        token_source: AccessTokenSource,
+        config: Config,
+        *,
+        session: requests.Session | None = None,
+        remaining_time_ms: Callable[[], int] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._tokens = token_source
+        self._config = config
+        self._session = session if session is not None else build_session(config)
+        self._remaining_time_ms = remaining_time_ms
+        self._sleep = sleep
+
+    def __repr__(self) -> str:
+        return f"AsanaClient(base_url={self._config.asana_api_base_url!r})"
+
+    @property
+    def session(self) -> requests.Session:
+        """The HTTP session (proxy and CA bundle applied); exposed for diagnostics and tests."""
+        return self._session
+
+    # --- Generic calls ----------------------------------------------------------------------------------------------
+
+    def get(self, path: str, params: Params | None = None, *, opt_fields: OptFields = None) -> dict[str, Any]:
+        """``GET path`` and return the envelope's ``data`` object."""
+        return _data_object(self.request("GET", path, params=_with_fields(params, opt_fields)))
+
+    def get_page(
+        self,
+        path: str,
+        params: Params | None = None,
+        *,
+        offset: str | None = None,
+        limit: int = PAGE_LIMIT,
+        opt_fields: OptFields = None,
+    ) -> Page:
+        """One page of a paginated listing, starting at ``offset`` (an offset Asana returned, or ``None``)."""
+        if not 1 <= limit <= PAGE_LIMIT:
+            raise ValueError(f"limit must be between 1 and {PAGE_LIMIT}, not {limit}")
+        query = {**_with_fields(params, opt_fields), "limit": limit}
+        if offset:
+            query["offset"] = offset
+        body = self.request("GET", path, params=query)
+        return Page(data=_data_list(body), next_offset=_next_offset(body))
+
+    def iterate(
+        self, path: str, params: Params | None = None, *, opt_fields: OptFields = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every object of a listing, fetched 100 at a time. An expired offset raises ``asana_offset_expired``."""
+        offset: str | None = None
+        while True:
+            page = self.get_page(path, params, offset=offset, opt_fields=opt_fields)
+            yield from page.data
+            if page.next_offset is None:
+                return
+            offset = page.next_offset
+
+    def post(
+        self, path: str, data: Mapping[str, Any], *, params: Params | None = None, opt_fields: OptFields = None
+    ) -> dict[str, Any]:
+        """``POST path`` with ``{"data": data}``. Never retried except on 429: Asana may have acted already."""
+        body = self.request("POST", path, params=_with_fields(params, opt_fields), json={"data": dict(data)})
+        return _data_object(body)
+
+    def put(
+        self, path: str, data: Mapping[str, Any], *, params: Params | None = None, opt_fields: OptFields = None
+    ) -> dict[str, Any]:
+        body = self.request("PUT", path, params=_with_fields(params, opt_fields), json={"data": dict(data)})
+        return _data_object(body)
+
+    def delete(self, path: str) -> dict[str, Any]:
+        return _data_object(self.request("DELETE", path))
+
+    # --- Convenience calls ------------------------------------------------------------------------------------------
+
+    def me(self, *, opt_fields: OptFields = DEFAULT_ME_FIELDS) -> dict[str, Any]:
+        return self.get("/users/me", opt_fields=opt_fields)
+
+    def workspaces_page(self, offset: str | None = None, *, opt_fields: OptFields = DEFAULT_WORKSPACE_FIELDS) -> Page:
+        return self.get_page("/workspaces", offset=offset, opt_fields=opt_fields)
+
+    def projects_page(
+        self, workspace_gid: str, offset: str | None = None, *, opt_fields: OptFields = DEFAULT_PROJECT_FIELDS
+    ) -> Page:
+        params = {"workspace": _checked_gid(workspace_gid)}
+        return self.get_page("/projects", params, offset=offset, opt_fields=opt_fields)
+
+    def teams_page(
+        self, workspace_gid: str, offset: str | None = None, *, opt_fields: OptFields = DEFAULT_TEAM_FIELDS
+    ) -> Page:
+        path = f"/workspaces/{_checked_gid(workspace_gid)}/teams"
+        return self.get_page(path, offset=offset, opt_fields=opt_fields)
+
+    # --- The request loop -------------------------------------------------------------------------------------------
+
+    def request(
+        self, method: str, path: str, *, params: Params | None = None, json: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Send one API call with the retry policy of this module and return Asana's whole JSON envelope."""
+        method = method.upper()
+        path = _clean_path(path)
+        token = self._tokens.access_token()
+        renewed = False
+        retries = 0
+        while True:
+            outcome = self._attempt(method, path, token, params, json, attempt=retries + 1 + int(renewed))
+            if isinstance(outcome, requests.Response) and outcome.status_code == 401:
+                if renewed:
+                    raise AsanaAuthenticationFailed()
+                token = self._renewed_token(token, outcome)
+                renewed = True
+                continue
+            delay = self._retry_delay(method, outcome, retries)
+            if delay is None:
+                return self._result(method, path, outcome, token)
+            self._sleep(delay)
+            retries += 1
+
+    def _attempt(
+        self,
+        method: str,
+        path: str,
+        token: str,
+        params: Params | None,
+        json: Mapping[str, Any] | None,
+        *,
+        attempt: int,
+    ) -> requests.Response | AsanaError:
+        """One HTTP exchange: the response, or the transport's connectivity error (returned so it can be retried)."""
+        started = time.perf_counter()
+        try:
+            response = send(
+                self._session,
+                method,
+                self._config.asana_api_base_url + path,
+                timeout=self._config.asana_timeout_seconds,
+                params=_encode_params(params),
+                json=json,
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        except (AsanaUnavailable, AsanaUnreachable) as exc:
+            _log_call(method, path, exc.code, attempt, started)
+            return exc
+        _log_call(method, path, response.status_code, attempt, started)
+        return response
+
+    def _renewed_token(self, rejected: str, response: requests.Response) -> str:
+        """A fresh token after a 401, or the seed's "Authentication failed" error when the source has none."""
+        logger.info(
+            "Asana rejected the token",
+            extra={"asana_message": _scrub(_asana_message(response), rejected)},
+        )
+        fresh = self._tokens.renew_after_rejection(rejected)
+        if not fresh or fresh == rejected:
+            raise AsanaAuthenticationFailed()
+        return fresh
+
+    def _retry_delay(self, method: str, outcome: requests.Response | AsanaError, retries: int) -> float | None:
+        """Seconds to wait before retrying ``outcome``, or ``None`` when it is final. Raises when a 429 cannot wait."""
+        if isinstance(outcome, requests.Response) and outcome.status_code == 429:
+            return self._rate_limit_delay(outcome, retries)
+        if method not in IDEMPOTENT_METHODS or retries >= self._config.asana_max_retries:
+            return None
+        if isinstance(outcome, requests.Response):
+            if outcome.status_code < 500:
+                return None
+        elif outcome.code not in RETRYABLE_FAILURE_CODES:
+            return None
+        delay = _backoff(retries)
+        if not self._fits(delay):
+            return None
+        _count("AsanaRetried")
+        logger.warning("Retrying Asana call", extra={"method": method, "retry": retries + 1, "wait_s": delay})
+        return delay
+
+    def _rate_limit_delay(self, response: requests.Response, retries: int) -> float:
+        wait = _retry_after(response)
+        _count("AsanaRateLimited")
+        if retries >= self._config.asana_max_retries or not self._fits(wait):
+            raise _rate_limited(wait)
+        logger.warning("Asana rate limit hit; waiting", extra={"retry": retries + 1, "wait_s": wait})
+        return float(wait)
+
+    def _fits(self, wait: float) -> bool:
+        """Whether waiting ``wait`` seconds still leaves time for one more request and the safety margin."""
+        if self._remaining_time_ms is None:
+            return wait <= MAX_RATE_LIMIT_WAIT_SECONDS
+        needed = wait + self._config.asana_timeout_seconds + SAFETY_MARGIN_SECONDS
+        return needed * 1000 <= self._remaining_time_ms()
+
+    def _result(self, method: str, path: str, outcome: requests.Response | AsanaError, token: str) -> dict[str, Any]:
+        """The JSON envelope of a successful response; otherwise the typed error for it."""
+        if isinstance(outcome, AsanaError):
+            raise outcome
+        if not 200 <= outcome.status_code < 300:
+            raise _error_for(method, path, outcome, _scrub(_asana_message(outcome), token))
+        return _json_envelope(method, path, outcome)
+
+
+# --- Request building -----------------------------------------------------------------------------------------------
+
+
+def _clean_path(path: str) -> str:
+    """The API path without a query string (parameters go in ``params`` so they are encoded, and not logged)."""
+    path = path.split("?", 1)[0]
+    return path if path.startswith("/") else f"/{path}"
+
+
+def _checked_gid(gid: str) -> str:
+    # The gid is put into a URL path: only Asana's numeric gids are accepted, so no input can change the path.
+    if not _GID.fullmatch(gid):
+        raise InvalidInput(
+            f"'{gid[:40]}' is not an Asana workspace id.",
+            "Pick the workspace from the list the integration shows; Asana ids are numeric.",
+        )
+    return gid
+
+
+def _with_fields(params: Params | None, opt_fields: OptFields) -> dict[str, str | int | bool | None]:
+    query = dict(params or {})
+    if opt_fields:
+        query["opt_fields"] = opt_fields if isinstance(opt_fields, str) else ",".join(opt_fields)
+    return query
+
+
+def _encode_params(params: Params | None) -> dict[str, str | int] | None:
+    """Drop unset values and spell booleans as Asana expects (``true``/``false``, not Python's ``True``)."""
+    if not params:
+        return None
+    encoded: dict[str, str | int] = {}
+    for key, value in params.items():
+        if value is None:
+            continue
+        encoded[key] = ("true" if value else "false") if isinstance(value, bool) else value
+    return encoded
+
+
+def _backoff(retries: int) -> float:
+    """0.5 s, 1 s, 2 s … capped, plus up to 50 % jitter so parallel invocations do not retry in lockstep."""
+    delay = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2.0**retries)
+    return delay + random.uniform(0, delay / 2)  # noqa: S311 - jitter, not cryptography
+
+
+# --- Response handling ----------------------------------------------------------------------------------------------
+
+
+def _json_envelope(method: str, path: str, response: requests.Response) -> dict[str, Any]:
+    if not response.content:
+        return {}
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise AsanaError(
+            f"Asana answered {method} {path} with HTTP {response.status_code} but the body is not Asana's JSON "
+            f"(content type {response.headers.get('Content-Type', 'unknown')!r}).",
+            "A proxy or captive portal may be answering instead of Asana: check ASANA_PROXY and ASANA_API_BASE_URL.",
+            code="asana_bad_response",
+        )
+    return body
+
+
+def _data_object(body: dict[str, Any]) -> dict[str, Any]:
+    data = body.get("data", {})
+    return data if isinstance(data, dict) else {}
+
+
+def _data_list(body: dict[str, Any]) -> list[dict[str, Any]]:
+    data = body.get("data", [])
+    return [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
+
+
+def _next_offset(body: dict[str, Any]) -> str | None:
+    next_page = body.get("next_page")
+    if isinstance(next_page, dict) and isinstance(next_page.get("offset"), str) and next_page["offset"]:
+        return str(next_page["offset"])
+    return None
+
+
+def _retry_after(response: requests.Response) -> int:
+    """Seconds from the ``Retry-After`` header (rounded up), or 30 when it is missing or not a number."""
+    try:
+        seconds = float(response.headers.get("Retry-After", ""))
+    except ValueError:
+        return DEFAULT_RETRY_AFTER_SECONDS
+    if not math.isfinite(seconds) or seconds < 0:
+        return DEFAULT_RETRY_AFTER_SECONDS
+    return math.ceil(seconds)
+
+
+def _asana_message(response: requests.Response) -> str:
+    """Asana's ``errors[].message`` (and ``help``) joined, or the HTTP reason when the body is not Asana's."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    errors = body.get("errors") if isinstance(body, dict) else None
+    parts: list[str] = []
+    for error in errors if isinstance(errors, list) else []:
+        if isinstance(error, dict):
+            parts.extend(str(error[key]) for key in ("message", "help") if error.get(key))
+    text = " ".join(parts) or response.reason or f"HTTP {response.status_code}"
+    return text[:MAX_ASANA_MESSAGE_CHARS]
+
+
+def _scrub(text: str, token: str) -> str:
+    # Asana does not echo tokens, but an error message is shown to users: make sure it never could.
+    return text.replace(token, "****") if token else text
+
+
+def _rate_limited(wait: int) -> AsanaRateLimited:
+    return AsanaRateLimited(
+        f"Asana's rate limit for this token is exhausted; retry after {wait} s.",
+        f"Wait {wait} seconds and try again. Asana allows 150 requests per minute per token on free domains and "
+        "1,500 on paid ones; other integrations using the same token share that budget.",
+        retry_after=wait,
+    )
+
+
+# status → (error class, code or None for the class's own, message template, fix). 401 and 429 never get here.
+_STATUS_ERRORS: dict[int, tuple[type[AsanaError], str | None, str, str]] = {
+    400: (
+        AsanaRequestRejected,
+        None,
+        "Asana rejected {where}: {message}",
+        "Check the ids and values sent; Asana's message names the field it did not accept.",
+    ),
+    402: (
+        AsanaForbidden,
+        "asana_premium_required",
+        "Asana refused {where} because it needs a paid Asana plan: {message}",
+        "Upgrade the Asana workspace to a plan that includes this feature, or do not use it with this workspace.",
+    ),
+    404: (
+        AsanaNotFound,
+        None,
+        "Asana has nothing at {where} that this token can see: {message}",
+        "The object may have been deleted, or the connected Asana user is not a member of it. Refresh the list, or "
+        "connect with an Asana user who can see it.",
+    ),
+    412: (
+        AsanaRequestRejected,
+        "asana_precondition_failed",
+        "Asana refused {where} because a precondition failed: {message}",
+        "Fetch the data again from the start; the sync token or state the request relied on is no longer valid.",
+    ),
+    451: (
+        AsanaForbidden,
+        "asana_unavailable_for_legal_reasons",
+        "Asana cannot serve {where} for legal reasons: {message}",
+        "Asana blocks this content for legal reasons; contact Asana support if you believe it should not.",
+    ),
+}
+_SERVER_ERROR = (
+    AsanaUnavailable,
+    "asana_server_error",
+    "Asana failed {where} with HTTP {status}: {message}",
+    "Try again in a few minutes. If it keeps happening, check https://status.asana.com.",
+)
+_OTHER_CLIENT_ERROR = (
+    AsanaRequestRejected,
+    None,
+    "Asana rejected {where} with HTTP {status}: {message}",
+    "Check the request against Asana's API reference; Asana's message says what it did not accept.",
+)
+_UNEXPECTED_STATUS = (
+    AsanaError,
+    "asana_bad_response",
+    "Asana answered {where} with unexpected HTTP {status}.",
+    "A proxy may be answering instead of Asana: check ASANA_PROXY and ASANA_API_BASE_URL.",
+)
+
+
+def _error_for(method: str, path: str, response: requests.Response, message: str) -> AsanaError:
+    """The typed error for a non-2xx answer that is not retried, carrying Asana's own message."""
+    status = response.status_code
+    where = f"{method} {path}"
+    if status == 400 and EXPIRED_OFFSET_MARKER in message.lower():
+        return AsanaRequestRejected(
+            f"Asana's pagination offset for {where} expired before the next page was fetched ({message}).",
+            "Start the listing again from the first page; Asana's offsets are only valid for a few minutes.",
+            code="asana_offset_expired",
+        )
+    if status == 403:
+        return AsanaForbidden(f"Asana refused {where}: {message}", _forbidden_fix(method, path))
+    if status in _STATUS_ERRORS:
+        error_class, code, template, fix = _STATUS_ERRORS[status]
+    elif status >= 500:
+        error_class, code, template, fix = _SERVER_ERROR
+    elif status >= 400:
+        error_class, code, template, fix = _OTHER_CLIENT_ERROR
+    else:
+        error_class, code, template, fix = _UNEXPECTED_STATUS
+    # str.format does not re-interpret braces inside the substituted message.
+    return error_class(template.format(where=where, status=status, message=message), fix, code=code)
+
+
+def _forbidden_fix(method: str, path: str) -> str:
+    fix = (
+        "The connected Asana user lacks access to this object, or the Asana app lacks a permission. Reconnect with a "
+        "user who has access, or ask an Asana admin to allow the app for the workspace."
+    )
+    scope = _required_scope(method, path)
+    if scope:
+        fix += (
+            f" If the app uses granular scopes (OAUTH_SCOPES_MODE=granular), add '{scope}' to the app in the Asana "
+            "Developer Console and to OAUTH_GRANULAR_SCOPES, then run Connect again."
+        )
+    return fix
+
+
+def _required_scope(method: str, path: str) -> str | None:
+    """The granular scope Asana needs for the endpoints this integration calls (from Asana's OpenAPI spec)."""
+    # The resource is the last known collection in the path: /workspaces/{gid}/teams needs teams:read.
+    resources = [segment for segment in path.split("/") if segment in SCOPED_RESOURCES]
+    action = {"GET": "read", "HEAD": "read", "POST": "write", "PUT": "write", "DELETE": "delete"}.get(method)
+    if resources and action:
+        return f"{resources[-1]}:{action}"
+    return None
+
+
+# --- Observability --------------------------------------------------------------------------------------------------
+
+
+def _log_call(method: str, path: str, outcome: int | str, attempt: int, started: float) -> None:
+    # Path, outcome and timing only: never headers (the token), query values or bodies.
+    elapsed_ms = round((time.perf_counter() - started) * 1000)
+    logger.debug(
+        "Asana call",
+        extra={"method": method, "path": path, "status": outcome, "attempt": attempt, "elapsed_ms": elapsed_ms},
+    )
+
+
+def _count(name: str) -> None:
+    """Add a count metric. Outside a ``log_metrics`` handler (no namespace) Powertools raises at its 100-value
+    auto-flush; a metric must never fail an Asana call, so that is logged and ignored."""
+    try:
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    except Exception:  # metrics are best effort
+        logger.debug("Metric not recorded", extra={"metric": name})
+
+
+__all__ = ["AsanaClient", "Page"]

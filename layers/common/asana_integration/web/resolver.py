@@ -1,0 +1,106 @@
+"""One way to build an API resolver, so every function answers errors with the same JSON shape.
+
+``{"error": {"code", "message", "fix"}}`` with a fitting status, for domain errors, validation failures, unknown routes
+and unexpected exceptions alike. Validation errors list the failing fields but never echo the submitted values,
+which may be secrets.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from ..config import get_config
+from ..errors import IntegrationError
+from ..identity import Caller, caller_from_claims
+from ..observability import logger
+from ..tenant_urls import TenantUrls, tenant_urls
+
+
+def create_resolver() -> APIGatewayHttpResolver:
+    app = APIGatewayHttpResolver(enable_validation=True)
+
+    @app.exception_handler(IntegrationError)
+    def _integration_error(error: IntegrationError) -> Response[str]:
+        log = logger.warning if error.status < 500 else logger.error
+        log("request failed", extra={"error_code": error.code, "status": error.status})
+        return error_response(error)
+
+    @app.exception_handler(RequestValidationError)
+    def _validation_error(error: RequestValidationError) -> Response[str]:
+        details = [_field_error(item) for item in error.errors()]
+        logger.info("invalid input", extra={"fields": [d["field"] for d in details]})
+        return json_response(
+            422,
+            {
+                "error": {
+                    "code": "invalid_input",
+                    "message": "Some fields are missing or invalid: "
+                    + "; ".join(f"{d['field']}: {d['message']}" for d in details),
+                    "fix": "Correct the listed fields and submit again. Nothing was changed.",
+                    "details": details,
+                }
+            },
+        )
+
+    @app.not_found
+    def _not_found(_: Exception) -> Response[str]:
+        return json_response(
+            404,
+            {"error": {"code": "not_found", "message": "No such route.", "fix": "Check the method and the path."}},
+        )
+
+    @app.exception_handler(Exception)
+    def _unexpected(error: Exception) -> Response[str]:
+        # The exception's text stays in the log (our code never puts secrets in exception messages); the caller
+        # gets a correlation id to quote instead.
+        logger.exception("unhandled error")
+        return json_response(
+            500,
+            {
+                "error": {
+                    "code": "internal_error",
+                    "message": "Something went wrong on our side.",
+                    "fix": f"Try again. If it persists, contact support with request id {_request_id(app)}.",
+                }
+            },
+        )
+
+    return app
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[str]:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(body, separators=(",", ":")),
+        headers={"Cache-Control": "no-store", **(headers or {})},
+    )
+
+
+def error_response(error: IntegrationError) -> Response[str]:
+    headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else None
+    return json_response(error.status, error.to_body(), headers)
+
+
+def current_caller(app: APIGatewayHttpResolver) -> Caller:
+    return caller_from_claims(app.current_event.request_context.authorizer.jwt_claim, get_config())
+
+
+def current_tenant_urls(app: APIGatewayHttpResolver) -> TenantUrls:
+    return tenant_urls(get_config(), app.current_event.headers.get("host"))
+
+
+def _field_error(item: dict[str, Any]) -> dict[str, str]:
+    location = [str(part) for part in item.get("loc", ()) if part not in ("body", "query", "path")]
+    return {"field": ".".join(location) or "body", "message": str(item.get("msg", "is invalid"))}
+
+
+def _request_id(app: APIGatewayHttpResolver) -> str:
+    try:
+        return app.current_event.request_context.request_id
+    except (AttributeError, KeyError):
+        return "unknown"

@@ -1,0 +1,101 @@
+"""Fixtures shared by every test: a clean AWS (moto, from template.yaml) and the environment the template gives the
+functions, with Asana's base URLs pointing wherever a test says."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from moto import mock_aws
+
+from tests.aws import AwsResources, create_resources
+
+REGION = "us-east-1"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No test reaches a real AWS account or reuses another test's cached configuration."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "SecureDB/AsanaIntegration")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "asana-integration")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "1")
+    _clear_caches()
+    yield
+    _clear_caches()
+
+
+def _clear_caches() -> None:
+    from aws_lambda_powertools.utilities import parameters
+
+    from asana_integration.config import get_config
+
+    get_config.cache_clear()
+    parameters.clear_caches()
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsResources]:
+    """moto with the template's table and KMS key, and the functions' environment variables set."""
+    with mock_aws():
+        resources = create_resources()
+        integration_env(monkeypatch, resources)
+        yield resources
+
+
+def integration_env(
+    monkeypatch: pytest.MonkeyPatch,
+    resources: AwsResources,
+    *,
+    api_base_url: str = "https://app.asana.com/api/1.0",
+    oauth_base_url: str = "https://app.asana.com/-",
+) -> None:
+    from asana_integration.config import get_config
+
+    env = {
+        "TABLE_NAME": resources.table_name,
+        "KMS_KEY_ID": resources.kms_key_arn,
+        "SECRET_NAME_PREFIX": "securedb-asana",
+        "PUBLIC_BASE_URL": "https://expand.securedb.io",
+        "ALLOWED_TENANT_HOSTS": "expand.securedb.io,*.expand.securedb.io",
+        "OAUTH_SCOPES_MODE": "default",
+        "ASANA_API_BASE_URL": api_base_url,
+        "ASANA_OAUTH_BASE_URL": oauth_base_url,
+        "ASANA_PROXY": "",
+        "ASANA_CA_BUNDLE": "",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    get_config.cache_clear()
+
+
+@pytest.fixture
+def sandbox() -> Iterator[object]:
+    """A fresh Asana sandbox on an ephemeral loopback port."""
+    from local.asana_sandbox import AsanaSandbox
+
+    instance = AsanaSandbox(host="127.0.0.1", port=0)
+    instance.start()
+    try:
+        yield instance
+    finally:
+        instance.stop()
+
+
+@pytest.fixture
+def aws_with_sandbox(
+    monkeypatch: pytest.MonkeyPatch, aws: AwsResources, sandbox: object
+) -> AwsResources:
+    """moto plus the functions configured to talk to the sandbox instead of Asana."""
+    integration_env(
+        monkeypatch,
+        aws,
+        api_base_url=sandbox.api_base_url,  # type: ignore[attr-defined]
+        oauth_base_url=sandbox.oauth_base_url,  # type: ignore[attr-defined]
+    )
+    # moto's mock_aws lets requests to the sandbox's loopback port through untouched.
+    return aws
