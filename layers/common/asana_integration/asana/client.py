@@ -222,27 +222,12 @@ class AsanaClient:
                 params=_encode_params(params),
                 json=json,
                 headers={"Authorization": f"Bearer {token}"},
-                **self._pinned_settings(),
             )
         except (AsanaUnavailable, AsanaUnreachable) as exc:
             _log_call(method, path, exc.code, attempt, started)
             return exc
         _log_call(method, path, response.status_code, attempt, started)
         return response
-
-    def _pinned_settings(self) -> dict[str, Any]:
-        """The session's proxy and CA bundle, passed per request so the environment cannot override them.
-
-        ``requests`` lets ``HTTPS_PROXY`` and ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` win over ``session.proxies``
-        and ``session.verify`` (``Session.merge_environment_settings``), which would silently ignore ASANA_PROXY and
-        ASANA_CA_BUNDLE wherever those variables are set. Request-level values are not overridden.
-        """
-        settings: dict[str, Any] = {}
-        if self._session.proxies:
-            settings["proxies"] = dict(self._session.proxies)
-        if self._session.verify is not True:
-            settings["verify"] = self._session.verify
-        return settings
 
     def _renewed_token(self, rejected: str, response: requests.Response) -> str:
         """A fresh token after a 401, or the seed's "Authentication failed" error when the source has none."""

@@ -17,7 +17,7 @@ from ..errors import AsanaUnavailable, AsanaUnreachable
 
 
 def build_session(config: Config) -> requests.Session:
-    """A session for Asana. ``ASANA_PROXY`` wins over the environment's proxy variables when it is set."""
+    """A session for Asana, with ``ASANA_PROXY`` and ``ASANA_CA_BUNDLE`` when they are set (``send`` pins them)."""
     session = requests.Session()
     if config.asana_proxy:
         session.proxies = {"http": config.asana_proxy, "https": config.asana_proxy}
@@ -45,6 +45,13 @@ def send(session: requests.Session, method: str, url: str, *, timeout: float, **
     target = redact_url(url)
     proxy = session.proxies.get("https")
     via = f" through the proxy {redact_url(proxy)}" if proxy else " directly (ASANA_PROXY is not set)"
+    # requests lets HTTPS_PROXY and REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE from the environment win over session.proxies and
+    # session.verify (Session.merge_environment_settings); request-level values win over the environment, so pinning
+    # them here makes ASANA_PROXY and ASANA_CA_BUNDLE apply wherever those variables are also set.
+    if session.proxies:
+        kwargs.setdefault("proxies", dict(session.proxies))
+    if session.verify is not True:
+        kwargs.setdefault("verify", session.verify)
     try:
         return session.request(method, url, timeout=timeout, **kwargs)
     except requests.exceptions.ProxyError:
@@ -70,6 +77,13 @@ def send(session: requests.Session, method: str, url: str, *, timeout: float, **
             f"Could not connect to Asana at {target}{via}. Check DNS and firewall egress, or set ASANA_PROXY if "
             "outbound traffic must go through a proxy.",
             code="asana_connection_error",
+        ) from None
+    except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
+        # The answer was cut off mid-body (a proxy or load balancer dropped it): transient, like a timeout.
+        raise AsanaUnavailable(
+            f"Asana's answer to {method} {target} was cut off.",
+            "Try again in a minute. If it keeps happening, check the proxy between this deployment and Asana.",
+            code="asana_timeout",
         ) from None
     except requests.exceptions.Timeout:
         raise AsanaUnavailable(
