@@ -1,4 +1,4 @@
-"""A wall clock tests can move forward, so expiry (tokens, codes, offsets, rate windows) is testable without sleeping."""
+"""A wall clock tests can move forward, so expiry (tokens, codes, offsets, rate windows) is testable without sleep."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ _TEMPLATE = """<!doctype html>
 <html lang="en">
 <head>
   <meta charset="utf-8">
-  <title>Authorize {{ app.name }} – Asana sandbox</title>
+  <title>Authorize {{ app.name }} - Asana sandbox</title>
 </head>
 <body>
 <main>

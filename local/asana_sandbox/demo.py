@@ -82,7 +82,7 @@ GRANULAR_APP_CLIENT_ID = "1209000000000002"
 GRANULAR_APP_CLIENT_SECRET = "a41d7e0b96c3f2851e0d4b7a9c6f3e12"
 GRANULAR_APP_NAME = "SecureDB Integration (granular scopes)"
 GRANULAR_APP_SCOPES: frozenset[str] = frozenset(
-    "projects:read tasks:read tasks:write users:read teams:read webhooks:write workspaces:read".split()
+    {"projects:read", "tasks:read", "tasks:write", "users:read", "teams:read", "webhooks:write", "workspaces:read"}
 )
 
 # Registered but with no scopes at all: authorizing it fails with invalid_scope.
@@ -142,15 +142,26 @@ def build_demo_data() -> DemoData:
     ]
     for gid, name in zip(USER_GIDS, _USER_NAMES, strict=True):
         email = f"{name.lower().replace(' ', '.')}@{ORG_EMAIL_DOMAIN}"
-        workspaces = [ws for ws, members in ((ORG_WORKSPACE_GID, org_members), (PLAIN_WORKSPACE_GID, plain_members))
-                      if gid in members]
+        workspaces = [
+            ws
+            for ws, members in ((ORG_WORKSPACE_GID, org_members), (PLAIN_WORKSPACE_GID, plain_members))
+            if gid in members
+        ]
         data.users.append(User(gid, name, email, workspaces))
     # The admin is in every team (so a demo token sees all of them), plus two other members each.
     for index, team_gid in enumerate(TEAM_GIDS):
         members = [DEMO_ADMIN_USER_GID, *org_members[1 + index * 2 : 3 + index * 2]]
         visibility = "secret" if team_gid == TEAM_LEADERSHIP_GID else "public"
-        data.teams.append(Team(team_gid, _TEAM_NAMES[team_gid], ORG_WORKSPACE_GID, visibility=visibility,
-                               member_gids=members, description=f"{_TEAM_NAMES[team_gid]} at Acme"))
+        data.teams.append(
+            Team(
+                team_gid,
+                _TEAM_NAMES[team_gid],
+                ORG_WORKSPACE_GID,
+                visibility=visibility,
+                member_gids=members,
+                description=f"{_TEAM_NAMES[team_gid]} at Acme",
+            )
+        )
     for i in range(1, ORG_PROJECT_COUNT + 1):
         team = data.teams[(i - 1) % len(data.teams)]
         data.projects.append(
@@ -177,10 +188,16 @@ def build_demo_data() -> DemoData:
             )
         )
     data.apps = [
-        OAuthApp(DEMO_APP_CLIENT_ID, DEMO_APP_CLIENT_SECRET, DEMO_APP_NAME, list(DEMO_REDIRECT_URIS),
-                 full_permissions=True),
-        OAuthApp(GRANULAR_APP_CLIENT_ID, GRANULAR_APP_CLIENT_SECRET, GRANULAR_APP_NAME, list(DEMO_REDIRECT_URIS),
-                 scopes=GRANULAR_APP_SCOPES),
+        OAuthApp(
+            DEMO_APP_CLIENT_ID, DEMO_APP_CLIENT_SECRET, DEMO_APP_NAME, list(DEMO_REDIRECT_URIS), full_permissions=True
+        ),
+        OAuthApp(
+            GRANULAR_APP_CLIENT_ID,
+            GRANULAR_APP_CLIENT_SECRET,
+            GRANULAR_APP_NAME,
+            list(DEMO_REDIRECT_URIS),
+            scopes=GRANULAR_APP_SCOPES,
+        ),
         OAuthApp(NO_SCOPES_APP_CLIENT_ID, NO_SCOPES_APP_CLIENT_SECRET, NO_SCOPES_APP_NAME, list(DEMO_REDIRECT_URIS)),
     ]
     data.pats = {DEMO_PAT: DEMO_ADMIN_USER_GID}

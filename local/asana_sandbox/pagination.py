@@ -50,8 +50,9 @@ class OffsetCodec:
 
     def issue(self, path: str, position: int) -> str:
         now = self._clock()
-        header = _b64(json.dumps({"typ": "JWT", "alg": "HS256"}).encode())
-        payload = _b64(json.dumps({"path": path, "pos": position, "iat": now, "exp": now + self.ttl_seconds}).encode())
+        header = _b64(json.dumps({"typ": "JWT", "alg": "HS256"}, separators=(",", ":")).encode())
+        claims = {"path": path, "pos": position, "iat": int(now), "exp": now + self.ttl_seconds}
+        payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
         signature = _b64(hmac.new(self._key, f"{header}.{payload}".encode(), hashlib.sha256).digest())
         return f"{header}.{payload}.{signature}"
 
@@ -90,6 +91,7 @@ def parse_page_request(args: Mapping[str, str], codec: OffsetCodec, path: str) -
 def paginate[T](
     items: Sequence[T],
     page: PageRequest,
+    *,
     codec: OffsetCodec,
     path: str,
     query: Sequence[tuple[str, str]],

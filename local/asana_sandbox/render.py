@@ -123,6 +123,8 @@ def render(obj: Resource, tree: FieldTree | None, lookup: Lookup, *, full: bool 
         return select(obj, tree, lookup)
     if full and type(obj) in _FULL_DEFAULTS:
         available = _fields(obj, lookup)
-        return {name: _value(available[name], {"name": {}, "resource_type": {}}, lookup) for name in
-                _FULL_DEFAULTS[type(obj)]}
+        return {
+            name: _value(available[name], {"name": {}, "resource_type": {}}, lookup)
+            for name in _FULL_DEFAULTS[type(obj)]
+        }
     return compact(obj)

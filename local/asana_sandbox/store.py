@@ -132,11 +132,11 @@ class SandboxStore:
             self.codes[code] = AuthorizationCode(client_id, redirect_uri, user_gid, scopes, challenge, expires_at)
         return code
 
-    def issue_tokens(self, client_id: str, user_gid: str, scopes: tuple[str, ...]) -> tuple[AccessToken, RefreshToken]:
+    def issue_refresh_token(self, client_id: str, user_gid: str, scopes: tuple[str, ...]) -> RefreshToken:
         refresh = RefreshToken(secrets.token_urlsafe(32), client_id, user_gid, scopes)
         with self.lock:
             self.refresh_tokens[refresh.token] = refresh
-        return self.issue_access_token(refresh), refresh
+        return refresh
 
     def issue_access_token(self, refresh: RefreshToken) -> AccessToken:
         access = AccessToken(

@@ -1,0 +1,81 @@
+"""Builds the Flask app for one sandbox instance and wires the cross-cutting behaviour every request goes through.
+
+Order per request: fault switches (delay, forced 429, injected 5xx) → per-token rate limit → authentication (API
+only) → the route. Every answered request is recorded afterwards (see recorder.py).
+"""
+
+from __future__ import annotations
+
+import time
+
+from flask import Flask, Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from local.asana_sandbox.api import API_PREFIX, register_api_routes
+from local.asana_sandbox.control import CONTROL_PREFIX, register_control_routes
+from local.asana_sandbox.errors import RATE_LIMITED, AsanaError, error_body
+from local.asana_sandbox.oauth import OAUTH_PREFIX, register_oauth_routes
+from local.asana_sandbox.recorder import RecordedRequest
+from local.asana_sandbox.state import SandboxState
+
+
+def _asana_error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    response = jsonify(error_body(status, message))
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
+
+
+def create_app(state: SandboxState) -> Flask:
+    app = Flask("asana_sandbox")
+    # Keep keys in insertion order, as Asana's documented examples show them.
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    @app.before_request
+    def apply_faults_limits_and_auth() -> Response | None:
+        path = request.path
+        if path.startswith(CONTROL_PREFIX):
+            return None
+        if path == f"{OAUTH_PREFIX}/oauth_token":
+            # Recorded even when a fault answers first: tests count refresh *requests*, not successes.
+            g.grant_type = request.form.get("grant_type") or None
+        decision = state.faults.take(path)
+        if decision.delay_seconds:
+            time.sleep(decision.delay_seconds)
+        if decision.retry_after is not None:
+            return _asana_error(429, RATE_LIMITED, {"Retry-After": str(decision.retry_after)})
+        if decision.error_status is not None:
+            return _asana_error(decision.error_status, "Server Error")
+        if not path.startswith(API_PREFIX):
+            return None
+        authorization = request.headers.get("Authorization")
+        if authorization and authorization.lower().startswith("bearer "):
+            retry_after = state.limiter.hit(authorization[7:].strip())
+            if retry_after is not None:
+                return _asana_error(429, RATE_LIMITED, {"Retry-After": str(retry_after)})
+        g.principal = state.store.authenticate(authorization)
+        return None
+
+    @app.after_request
+    def record(response: Response) -> Response:
+        if not request.path.startswith(CONTROL_PREFIX):
+            state.recorder.record(
+                RecordedRequest(request.method, request.path, response.status_code, g.get("grant_type"))
+            )
+        return response
+
+    @app.errorhandler(AsanaError)
+    def asana_error(exc: AsanaError) -> Response:
+        return _asana_error(exc.status, exc.message, exc.headers)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        # Unknown routes and methods answer in Asana's JSON envelope instead of Flask's HTML page.
+        status = exc.code or 500
+        message = "No matching route for request" if status in (404, 405) else (exc.description or "Error")
+        return _asana_error(status, message)
+
+    register_api_routes(app, state)
+    register_oauth_routes(app, state)
+    register_control_routes(app, state)
+    return app

@@ -1,0 +1,182 @@
+"""`AsanaSandbox`: runs one sandbox on loopback in a background thread and exposes its switches as a Python API."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from local.asana_sandbox.app import create_app
+from local.asana_sandbox.control import reset, revoke_refresh_tokens
+from local.asana_sandbox.models import OAuthApp
+from local.asana_sandbox.recorder import RecordedRequest, Revocation
+from local.asana_sandbox.state import SandboxState
+
+_log = logging.getLogger("local.asana_sandbox")
+
+
+class _QuietRequestHandler(WSGIRequestHandler):
+    """Logs method, path and status only: query strings can carry OAuth codes, so they never reach the log."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        path = self.path.split("?", 1)[0]
+        _log.debug("%s %s %s", self.command, path, code)
+
+
+class AsanaSandbox:
+    """An in-memory Asana on loopback.
+
+    >>> sandbox = AsanaSandbox(port=0); sandbox.start()   # doctest: +SKIP
+    >>> sandbox.api_base_url                              # doctest: +SKIP
+    'http://127.0.0.1:54321/api/1.0'
+
+    All state lives in the instance, so tests may run several side by side.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host
+        self.port = port
+        self.state = SandboxState()
+        self.app = create_app(self.state)
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- Lifecycle ------------------------------------------------------------------------------------------------
+    def start(self) -> AsanaSandbox:
+        """Bind and serve in a daemon thread; returns once the socket is listening."""
+        if self._server is not None:
+            raise RuntimeError("sandbox already started")
+        # threaded=True: webhook handshakes (later work) need the sandbox to answer while a request is in flight.
+        self._server = make_server(self.host, self.port, self.app, threaded=True, request_handler=_QuietRequestHandler)
+        self.port = self._server.server_port
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name=f"asana-sandbox:{self.port}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> AsanaSandbox:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def api_base_url(self) -> str:
+        return f"{self.base_url}/api/1.0"
+
+    @property
+    def oauth_base_url(self) -> str:
+        return f"{self.base_url}/-"
+
+    # --- Credentials ----------------------------------------------------------------------------------------------
+    def register_app(
+        self,
+        name: str,
+        redirect_uris: Iterable[str],
+        *,
+        full_permissions: bool = True,
+        scopes: Iterable[str] = (),
+        client_id: str | None = None,
+        client_secret: str | None = None,
+    ) -> OAuthApp:
+        """Register an OAuth app. Pass `scopes` (and full_permissions=False) for a granular-scope app."""
+        return self.state.store.register_app(
+            name,
+            redirect_uris,
+            full_permissions=full_permissions,
+            scopes=scopes,
+            client_id=client_id,
+            client_secret=client_secret,
+        )
+
+    def add_redirect_uri(self, client_id: str, redirect_uri: str) -> None:
+        self.state.store.add_redirect_uri(client_id, redirect_uri)
+
+    def issue_pat(self, user_gid: str) -> str:
+        return self.state.store.issue_pat(user_gid)
+
+    def revoke_pat(self, token: str) -> bool:
+        return self.state.store.revoke_pat(token)
+
+    # --- OAuth switches -------------------------------------------------------------------------------------------
+    def set_access_token_ttl(self, seconds: float) -> None:
+        """Lifetime of access tokens issued from now on (default 3600; 0 makes them expire at once)."""
+        self.state.store.access_token_ttl_seconds = seconds
+
+    def set_refresh_token_rotation(self, enabled: bool) -> None:
+        """When on, the refresh grant returns a new refresh_token and retires the old one (Asana: unconfirmed)."""
+        self.state.store.rotate_refresh_tokens = enabled
+
+    def fail_refreshes(self, enabled: bool = True, refresh_token: str | None = None) -> None:
+        """Make refresh grants answer 400 invalid_grant: all of them, or only for one refresh token."""
+        if refresh_token is not None:
+            self.state.store.failing_refresh_tokens.add(refresh_token)
+        else:
+            self.state.store.fail_all_refreshes = enabled
+
+    def revoke_refresh_tokens(
+        self, *, refresh_token: str | None = None, user_gid: str | None = None, client_id: str | None = None
+    ) -> int:
+        """Revoke as the user would in Asana; with no argument, every live refresh token."""
+        return revoke_refresh_tokens(self.state, refresh_token=refresh_token, user_gid=user_gid, client_id=client_id)
+
+    def expire_access_tokens(self) -> int:
+        return self.state.store.expire_access_tokens()
+
+    # --- Other switches -------------------------------------------------------------------------------------------
+    def set_rate_limit(self, requests_per_minute: int) -> None:
+        self.state.limiter.per_minute = requests_per_minute
+
+    def set_offset_ttl(self, seconds: float) -> None:
+        self.state.offsets.ttl_seconds = seconds
+
+    def advance_clock(self, seconds: float) -> None:
+        """Move the sandbox's clock forward (token, code, offset and rate-window expiry), without sleeping."""
+        self.state.clock.advance(seconds)
+
+    def inject_errors(self, count: int = 1, status: int = 500, path_prefix: str = "") -> None:
+        self.state.faults.inject_errors(count, status, path_prefix)
+
+    def inject_delay(self, seconds: float, count: int = 1, path_prefix: str = "") -> None:
+        self.state.faults.inject_delay(seconds, count, path_prefix)
+
+    def force_rate_limit(self, count: int = 1, retry_after: int = 1, path_prefix: str = "") -> None:
+        self.state.faults.force_rate_limit(count, retry_after, path_prefix)
+
+    def reset(self) -> None:
+        """Clear faults, switches, counters and the clock skew; keeps apps, PATs and issued tokens."""
+        reset(self.state)
+
+    # --- Observation ----------------------------------------------------------------------------------------------
+    def requests(self) -> list[RecordedRequest]:
+        return self.state.recorder.requests()
+
+    def request_count(self, method: str | None = None, path: str | None = None) -> int:
+        return self.state.recorder.count(method, path)
+
+    def grant_count(self, grant_type: str) -> int:
+        return self.state.recorder.grant_count(grant_type)
+
+    def revocations(self) -> list[Revocation]:
+        return self.state.recorder.revocations()
+
+    def request_summary(self) -> dict[str, Any]:
+        return self.state.recorder.summary()
