@@ -11,6 +11,8 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 
 from local.asana_sandbox.faults import CONTROL_PREFIX
+from local.asana_sandbox.pagination import DEFAULT_OFFSET_TTL_SECONDS
+from local.asana_sandbox.ratelimit import DEFAULT_REQUESTS_PER_MINUTE
 from local.asana_sandbox.recorder import Revocation
 from local.asana_sandbox.state import SandboxState
 
@@ -23,9 +25,14 @@ def _body() -> dict[str, Any]:
 
 
 def reset(state: SandboxState) -> None:
-    """Clear every switch and counter; issued tokens, apps and PATs stay (a running stack keeps its connection)."""
+    """Clear every switch and counter and restore default settings.
+
+    Issued tokens, registered apps and PATs stay, so a running stack keeps its connection across e2e tests.
+    """
     state.faults.reset()
     state.limiter.reset()
+    state.limiter.per_minute = DEFAULT_REQUESTS_PER_MINUTE
+    state.offsets.ttl_seconds = DEFAULT_OFFSET_TTL_SECONDS
     state.recorder.clear()
     state.store.reset_switches()
     state.clock.reset()

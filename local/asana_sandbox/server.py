@@ -52,8 +52,10 @@ class AsanaSandbox:
         # threaded=True: webhook handshakes (later work) need the sandbox to answer while a request is in flight.
         self._server = make_server(self.host, self.port, self.app, threaded=True, request_handler=_QuietRequestHandler)
         self.port = self._server.server_port
+        # A short poll interval keeps stop() fast (tests start and stop one sandbox per test).
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"asana-sandbox:{self.port}", daemon=True
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"asana-sandbox:{self.port}",
+            daemon=True,
         )
         self._thread.start()
         return self
