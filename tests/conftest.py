@@ -3,14 +3,25 @@ functions, with Asana's base URLs pointing wherever a test says."""
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Iterator
 
 import pytest
 from moto import mock_aws
 
+from tests import log_audit
 from tests.aws import AwsResources, create_resources
 
 REGION = "us-east-1"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Before any Logger exists: debug level, so the log audit also sees what only a debugging operator would see.
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "DEBUG"
+    logging.getLogger().setLevel(logging.INFO)
+    logging.getLogger("urllib3").setLevel(logging.DEBUG)  # it logs request URLs, where token leaks usually hide
+    log_audit.install()
 
 
 @pytest.fixture(autouse=True)
@@ -83,6 +94,7 @@ def sandbox() -> Iterator[object]:
     try:
         yield instance
     finally:
+        log_audit.remember_sandbox(instance)
         instance.stop()
 
 

@@ -12,8 +12,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-from ..config import Config
-from ..errors import AsanaUnavailable, AsanaUnreachable
+from asana_integration.config import Config
+from asana_integration.errors import AsanaUnavailable, AsanaUnreachable
 
 
 def build_session(config: Config) -> requests.Session:

@@ -13,11 +13,11 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from ..config import get_config
-from ..errors import IntegrationError
-from ..identity import Caller, caller_from_claims
-from ..observability import logger
-from ..tenant_urls import TenantUrls, tenant_urls
+from asana_integration.config import get_config
+from asana_integration.errors import IntegrationError
+from asana_integration.identity import Caller, caller_from_claims
+from asana_integration.observability import logger
+from asana_integration.tenant_urls import TenantUrls, tenant_urls
 
 
 def create_resolver() -> APIGatewayHttpResolver:

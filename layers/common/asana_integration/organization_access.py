@@ -1,0 +1,86 @@
+"""Which Asana identity acts for an organization: the seed's precedence, in one place.
+
+1. The company PAT, when one is saved (Step 5: "if a PAT is present it will be preferred").
+2. Otherwise the organization's OAuth connection, made by an admin through Connect / Authorize (Step 6).
+3. Otherwise nothing: ``ConnectionRequired`` with a ``connect_url`` for this tenant's exact redirect URI.
+
+Verification, the Quick Actions and the scheduled jobs all ask here, so they can never disagree on the identity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from .asana.client import AsanaClient
+from .asana.token_source import AccessTokenSource, StaticToken
+from .config import Config
+from .connections import ConnectionInfo, ConnectionService, Purpose
+from .credentials import CredentialStore, OrgCredentials
+from .errors import ConnectionRequired
+from .identity import Caller
+from .tenant_urls import TenantUrls
+
+Mode = Literal["pat", "oauth"]
+
+NOT_CONFIGURED_MESSAGE = "Asana is not configured for this organization yet."
+NOT_CONFIGURED_FIX = (
+    "An administrator pastes the Asana app's Client ID and Client Secret (and optionally a Personal Access Token) "
+    "into the Asana settings and clicks Save Asana Settings."
+)
+REQUIRES_CONNECTION_MESSAGE = (
+    "Asana is not connected: no Personal Access Token is saved and no administrator has authorized the app yet."
+)
+REQUIRES_CONNECTION_FIX = (
+    "Click Connect / Authorize and approve the app on Asana's consent screen; you will come back here connected. "
+    "Alternatively, save a company Personal Access Token."
+)
+
+
+@dataclass(frozen=True)
+class OrganizationAccess:
+    mode: Mode
+    token_source: AccessTokenSource
+    credentials: OrgCredentials
+    oauth_connection: ConnectionInfo | None = None  # who authorized, when the mode is "oauth"
+
+
+class OrganizationAccessResolver:
+    def __init__(self, config: Config, credentials: CredentialStore, connections: ConnectionService) -> None:
+        self._config = config
+        self._credentials = credentials
+        self._connections = connections
+
+    def credentials(self, org_id: str) -> OrgCredentials | None:
+        return self._credentials.get(org_id)
+
+    def resolve(
+        self, caller: Caller, urls: TenantUrls, *, remaining_time_ms: Callable[[], int] | None = None
+    ) -> OrganizationAccess:
+        """The identity to act with, or ``ConnectionRequired`` (409) saying what the admin must do."""
+        credentials = self._credentials.get(caller.org_id)
+        if credentials is None:
+            raise ConnectionRequired(NOT_CONFIGURED_MESSAGE, NOT_CONFIGURED_FIX, code="not_configured")
+        if credentials.pat is not None:
+            return OrganizationAccess("pat", StaticToken(credentials.pat.get_secret_value()), credentials)
+        found = self._connections.organization_token_source(
+            caller.org_id, credentials, remaining_time_ms=remaining_time_ms
+        )
+        if found is None:
+            raise ConnectionRequired(
+                REQUIRES_CONNECTION_MESSAGE,
+                REQUIRES_CONNECTION_FIX,
+                connect_url=self.connect_url(caller, urls),
+            )
+        token_source, info = found
+        return OrganizationAccess("oauth", token_source, credentials, oauth_connection=info)
+
+    def client(self, access: OrganizationAccess, *, remaining_time_ms: Callable[[], int] | None = None) -> AsanaClient:
+        return AsanaClient(access.token_source, self._config, remaining_time_ms=remaining_time_ms)
+
+    def connect_url(self, caller: Caller, urls: TenantUrls) -> str | None:
+        """A fresh Connect / Authorize link for the organization connection (only admins may start one)."""
+        if not caller.is_admin:
+            return None
+        return self._connections.start_connect(caller, Purpose.ORGANIZATION, urls)
