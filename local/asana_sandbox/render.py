@@ -68,7 +68,6 @@ def _fields(obj: Resource, lookup: Lookup) -> dict[str, Any]:
                 "modified_at": obj.modified_at,
                 "notes": obj.notes,
                 "owner": owner,
-                "team": team,
                 "workspace": lookup.workspace(obj.workspace_gid),
                 "members": members,
                 "privacy_setting": obj.privacy_setting,
@@ -76,6 +75,10 @@ def _fields(obj: Resource, lookup: Lookup) -> dict[str, Any]:
                 "permalink_url": f"https://app.asana.com/0/{obj.gid}/list",
                 "default_view": "list",
             }
+            # The spec's ProjectResponse.team is not nullable, so a project without a team (plain workspace) leaves
+            # the field out. Whether real Asana sends null or omits it is unconfirmed: clients must accept both.
+            if team is not None:
+                base["team"] = team
     return base
 
 

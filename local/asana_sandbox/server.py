@@ -54,7 +54,9 @@ class AsanaSandbox:
         self.port = self._server.server_port
         # A short poll interval keeps stop() fast (tests start and stop one sandbox per test).
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"asana-sandbox:{self.port}",
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"asana-sandbox:{self.port}",
             daemon=True,
         )
         self._thread.start()
