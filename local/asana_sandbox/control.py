@@ -133,6 +133,14 @@ def register_control_routes(app: Flask, state: SandboxState) -> None:
         # The control API is loopback-only test tooling, so handing the fake secret back is the point.
         return {"client_id": registered.client_id, "client_secret": registered.client_secret}
 
+    def redirect_uri(body: dict[str, Any]) -> dict[str, Any]:
+        store.add_redirect_uri(str(body["client_id"]), str(body["redirect_uri"]))
+        return {"redirect_uris": list(store.apps[str(body["client_id"])].redirect_uris)}
+
+    def clear_requests(body: dict[str, Any]) -> dict[str, Any]:
+        state.recorder.clear()
+        return {}
+
     def pats(body: dict[str, Any]) -> dict[str, Any]:
         return {"token": store.issue_pat(str(body["user_gid"]))}
 
@@ -153,6 +161,8 @@ def register_control_routes(app: Flask, state: SandboxState) -> None:
         "oauth/expire_access_tokens": expire_access_tokens,
         "clock/advance": advance_clock,
         "apps": apps,
+        "apps/redirect_uri": redirect_uri,
+        "requests/clear": clear_requests,
         "pats": pats,
         "pats/revoke": revoke_pat,
         "reset": reset_all,

@@ -114,7 +114,9 @@ class SandboxStore:
 
     def add_redirect_uri(self, client_id: str, redirect_uri: str) -> None:
         with self.lock:
-            self.apps[client_id].redirect_uris.append(redirect_uri)
+            uris = self.apps[client_id].redirect_uris
+            if redirect_uri not in uris:
+                uris.append(redirect_uri)
 
     def check_client(self, client_id: str, client_secret: str) -> OAuthApp | None:
         app = self.apps.get(client_id)

@@ -409,3 +409,35 @@ def test_switch_revocation_over_http_and_expire_access_tokens(sandbox):
     assert result["revoked"] == 1
     assert refresh(sandbox, str(tokens["refresh_token"])).status_code == 400
     assert sandbox.revocations()[0].via == "switch"
+
+
+def test_apps_and_redirect_uris_can_be_registered_over_http(sandbox):
+    created = requests.post(
+        f"{sandbox.base_url}/_sandbox/apps",
+        json={"name": "Granular via HTTP", "redirect_uris": ["http://127.0.0.1:4000/cb"], "scopes": ["users:read"]},
+        timeout=5,
+    ).json()
+    added = requests.post(
+        f"{sandbox.base_url}/_sandbox/apps/redirect_uri",
+        json={"client_id": created["client_id"], "redirect_uri": "http://127.0.0.1:4000/cb/"},
+        timeout=5,
+    ).json()
+
+    assert added["redirect_uris"] == ["http://127.0.0.1:4000/cb", "http://127.0.0.1:4000/cb/"]
+    grant = obtain_code(
+        sandbox, client_id=created["client_id"], redirect_uri="http://127.0.0.1:4000/cb/", scope="users:read"
+    )
+    response = exchange(
+        sandbox,
+        grant,
+        client_id=created["client_id"],
+        client_secret=created["client_secret"],
+        redirect_uri="http://127.0.0.1:4000/cb/",
+    )
+    assert response.status_code == 200
+    no_default = authorize(
+        sandbox, authorize_params(client_id=created["client_id"], redirect_uri="http://127.0.0.1:4000/cb")
+    )
+    assert query_of(no_default.headers["Location"])["error"] == "forbidden_scopes"
+    requests.post(f"{sandbox.base_url}/_sandbox/requests/clear", json={}, timeout=5)
+    assert sandbox.request_count() == 0
