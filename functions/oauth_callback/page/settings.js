@@ -292,6 +292,7 @@
         resolve(confirmDialog.returnValue === "confirm");
       });
       confirmDialog.showModal();
+      $("confirm-cancel").focus();  // the safe choice first (no autofocus attribute: blocked in cross-origin frames)
     });
   }
 

@@ -1,0 +1,444 @@
+"""The admin page's own behaviour in Chromium, against a mocked API served under the function's strict CSP.
+
+These pin what the page promises whatever the backend answers: where the token comes from and where it goes, how
+errors (with their fix) and per-field validation are shown, that secrets are never pre-filled and are cleared after a
+save, that API data is rendered as text, and that the OAuth outcome is shown once.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import MOCK_ORIGIN, SETTINGS_URL, Call, MockApi
+
+pytestmark = pytest.mark.browser
+
+TOKEN = "header.payload.signature"
+XSS = '<img src=x id="injected">'
+
+STATUS: dict[str, Any] = {
+    "configured": True,
+    "client_id": "1209000000000001",
+    "client_secret_set": True,
+    "pat_set": True,
+    "pat_last4": "a6e5",
+    "redirect_uris": [
+        "https://acme.expand.securedb.test/asana/settings",
+        "https://acme.expand.securedb.test/asana/settings/",
+    ],
+    "webhook_url": "https://acme.expand.securedb.test/asana/webhook",
+    "recommended_scopes": "projects:read tasks:read tasks:write users:read teams:read webhooks:write workspaces:read",
+    "scopes_mode": "default",
+    "connection": {
+        "mode": "pat",
+        "state": "connected",
+        "message": "Connected to Asana as Dana Admin.",
+        "fix": None,
+        "asana_user": {"gid": "1202000000000001", "name": "Dana Admin", "email": "dana.admin@acme.example"},
+        "connected_by": None,
+        "connect_url": None,
+        "workspaces": [
+            {"gid": "1201000000000001", "name": "Acme Security", "is_organization": True},
+            {"gid": "1201000000000002", "name": "Personal Projects", "is_organization": False},
+        ],
+        "checked_at": "2026-03-09T10:00:00Z",
+    },
+}
+NOT_CONFIGURED: dict[str, Any] = {
+    **STATUS,
+    "configured": False,
+    "client_id": None,
+    "client_secret_set": False,
+    "pat_set": False,
+    "pat_last4": None,
+    "connection": {
+        "mode": None,
+        "state": "not_configured",
+        "message": "Asana is not configured for this organization.",
+        "fix": "Enter the Client ID and Client Secret of your Asana app, then click Save Asana Settings.",
+        "asana_user": None,
+        "connected_by": None,
+        "connect_url": None,
+        "workspaces": None,
+        "checked_at": None,
+    },
+}
+PERSONAL_NOT_CONNECTED = {"purpose": "personal", "status": "not_connected", "asana_user": None}
+
+
+def open_page(page: Page, api: MockApi, *, token: str | None = TOKEN, query: str = "") -> None:
+    page.goto(SETTINGS_URL + query + (f"#token={token}" if token else ""))
+
+
+def admin_api(api: MockApi, status: dict[str, Any] | None = None) -> None:
+    api.on("GET /settings", 200, status or STATUS)
+    api.on("GET /connection", 200, PERSONAL_NOT_CONNECTED)
+
+
+def test_without_a_token_the_page_asks_to_sign_in_with_the_dev_link(page: Page, mock_api: MockApi, console_errors):
+    mock_api.bootstrap["dev_signin_url"] = "http://127.0.0.1:3001/signin"
+    open_page(page, mock_api, token=None)
+
+    expect(page.get_by_role("heading", name="Sign in to SecureDB")).to_be_visible()
+    expect(page.get_by_role("link", name="Sign in with the local dev sign-in")).to_have_attribute(
+        "href", "http://127.0.0.1:3001/signin"
+    )
+    expect(page.locator("#org")).to_be_hidden()
+    assert mock_api.calls == []
+    assert console_errors == []
+
+
+def test_token_in_the_fragment_is_kept_in_session_storage_sent_as_bearer_and_removed_from_the_url(
+    page: Page, mock_api: MockApi, console_errors
+):
+    admin_api(mock_api)
+    open_page(page, mock_api, query="?foo=1")
+
+    expect(page.locator("#connection-state")).to_have_text("Connected")
+    assert page.url == SETTINGS_URL + "?foo=1"
+    assert page.evaluate("sessionStorage.getItem('securedb.asana.token')") == TOKEN
+    assert {c.headers["authorization"] for c in mock_api.calls} == {f"Bearer {TOKEN}"}
+
+    # A reload uses the stored token; the fragment is not needed any more.
+    page.reload()
+    expect(page.locator("#connection-state")).to_have_text("Connected")
+    assert mock_api.calls[-1].headers["authorization"] == f"Bearer {TOKEN}"
+    assert console_errors == []
+
+
+def test_admin_sees_status_identity_urls_and_scopes_and_secrets_are_never_prefilled(
+    page: Page, mock_api: MockApi, console_errors
+):
+    admin_api(mock_api)
+    open_page(page, mock_api)
+
+    expect(page.locator("#connection-message")).to_have_text("Connected to Asana as Dana Admin.")
+    expect(page.locator("#connection-identity")).to_have_text("Personal Access Token (PAT) •••• a6e5")
+    expect(page.locator("#connection-user")).to_have_text("Dana Admin (dana.admin@acme.example)")
+    expect(page.get_by_label("Asana Client ID")).to_have_value("1209000000000001")
+    for label in ("Asana Client Secret", "Personal Access Token (PAT)"):
+        field = page.get_by_label(label, exact=False).first
+        expect(field).to_have_attribute("type", "password")
+        expect(field).to_have_attribute("autocomplete", "off")
+        expect(field).to_have_value("")
+    expect(page.locator("#pat-state")).to_contain_text("•••• a6e5")
+    expect(page.locator("#client_secret-state")).to_contain_text("A secret is saved")
+    expect(page.locator("#redirect-uri")).to_have_text("https://acme.expand.securedb.test/asana/settings")
+    expect(page.locator("#redirect-uri-slash")).to_have_text("https://acme.expand.securedb.test/asana/settings/")
+    expect(page.locator("#webhook-url")).to_have_text("https://acme.expand.securedb.test/asana/webhook")
+    expect(page.locator("#scopes")).to_have_text(STATUS["recommended_scopes"])
+    expect(page.get_by_role("button", name="Connect / Authorize")).to_be_hidden()
+    expect(page.get_by_role("heading", name="Your Asana account")).to_be_visible()
+    assert console_errors == []
+
+
+def test_copy_button_puts_the_exact_url_on_the_clipboard(page: Page, mock_api: MockApi, console_errors):
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=MOCK_ORIGIN)
+    admin_api(mock_api)
+    open_page(page, mock_api)
+
+    page.locator("[data-copy='redirect-uri-slash']").click()
+    expect(page.locator("[data-copy='redirect-uri-slash']")).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == "https://acme.expand.securedb.test/asana/settings/"
+    expect(page.locator("#copy-notice")).to_have_text("Redirect URI (trailing slash) copied to the clipboard.")
+    assert console_errors == []
+
+
+def test_save_sends_only_what_was_typed_clears_the_secrets_and_shows_the_verification(
+    page: Page, mock_api: MockApi, console_errors
+):
+    admin_api(mock_api, NOT_CONFIGURED)
+    saved = copy.deepcopy(STATUS)
+    mock_api.on("PUT /settings", 200, saved)
+    open_page(page, mock_api)
+
+    expect(page.locator("#connection-state")).to_have_text("Not configured")
+    page.get_by_label("Asana Client ID").fill("1209000000000001")
+    page.get_by_label("Asana Client Secret").fill("s3cret")
+    page.get_by_role("button", name="Save Asana Settings").click()
+
+    expect(page.locator("#form-notice")).to_contain_text("Saved. Connected to Asana.")
+    expect(page.locator("#connection-state")).to_have_text("Connected")
+    assert mock_api.calls_to("PUT /settings")[0].body == {"client_id": "1209000000000001", "client_secret": "s3cret"}
+    expect(page.get_by_label("Asana Client Secret")).to_have_value("")
+
+    # With a secret stored, an empty secret field keeps it; removing the PAT sends "pat": null.
+    page.get_by_label("Remove the saved PAT").check()
+    page.get_by_role("button", name="Save Asana Settings").click()
+    expect(page.get_by_label("Remove the saved PAT")).not_to_be_checked()
+    assert mock_api.calls_to("PUT /settings")[1].body == {"client_id": "1209000000000001", "pat": None}
+    assert console_errors == []
+
+
+def test_validation_errors_are_shown_next_to_their_fields(page: Page, mock_api: MockApi, console_errors):
+    admin_api(mock_api, NOT_CONFIGURED)
+    details = [
+        {"field": "client_id", "message": "The Client ID is a number of up to 32 digits."},
+        {"field": "pat", "message": "This does not look like an Asana personal access token."},
+    ]
+    mock_api.on(
+        "PUT /settings",
+        422,
+        {
+            "error": {
+                "code": "invalid_settings",
+                "message": "Some settings are not valid.",
+                "fix": "Correct the highlighted fields, then save again.",
+                "details": details,
+            }
+        },
+    )
+    open_page(page, mock_api)
+
+    # Client-side first: nothing typed at all.
+    page.get_by_role("button", name="Save Asana Settings").click()
+    expect(page.locator("#client_id-error")).to_contain_text("Enter the Client ID")
+    expect(page.get_by_label("Asana Client ID")).to_be_focused()
+    assert mock_api.calls_to("PUT /settings") == []
+
+    page.get_by_label("Asana Client ID").fill("not-a-number")
+    page.get_by_label("Asana Client Secret").fill("s3cret")
+    page.locator("#pat").fill("nonsense")
+    page.get_by_role("button", name="Save Asana Settings").click()
+
+    expect(page.locator("#client_id-error")).to_have_text("The Client ID is a number of up to 32 digits.")
+    expect(page.locator("#pat-error")).to_have_text("This does not look like an Asana personal access token.")
+    expect(page.get_by_label("Asana Client ID")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#form-notice")).to_contain_text("Some settings are not valid.")
+    expect(page.locator("#form-notice")).to_contain_text("Correct the highlighted fields, then save again.")
+    expect(page.get_by_label("Asana Client ID")).to_be_focused()
+    assert console_errors == []
+
+
+def test_requires_connection_offers_connect_which_navigates_to_the_connect_url(
+    page: Page, mock_api: MockApi, console_errors
+):
+    status = copy.deepcopy(STATUS)
+    status.update(pat_set=False, pat_last4=None)
+    status["connection"].update(
+        mode=None,
+        state="requires_connection",
+        asana_user=None,
+        workspaces=None,
+        message="No PAT is set and no admin has connected an Asana account.",
+        fix="Click Connect / Authorize and approve SecureDB in Asana.",
+        connect_url="https://app.asana.com/-/oauth_authorize?stale=1",
+    )
+    admin_api(mock_api, status)
+    consent = f"{MOCK_ORIGIN}/consent?client_id=1"
+    mock_api.on("POST /connect", 200, {"connect_url": consent})
+    page.route(
+        f"{MOCK_ORIGIN}/consent*", lambda route: route.fulfill(status=200, body="consent", content_type="text/plain")
+    )
+    open_page(page, mock_api)
+
+    expect(page.locator("#connection-state")).to_have_text("Requires connection")
+    expect(page.locator("#connection-fix")).to_have_text("Click Connect / Authorize and approve SecureDB in Asana.")
+    page.locator("#org-connect").click()
+    page.wait_for_url(consent)
+    assert mock_api.calls_to("POST /connect")[0].body == {"purpose": "organization"}
+    assert console_errors == []
+
+
+def test_quick_actions_list_pick_a_workspace_and_load_more(page: Page, mock_api: MockApi, console_errors):
+    admin_api(mock_api)
+    mock_api.on("GET /workspaces", 200, {"data": STATUS["connection"]["workspaces"], "next_offset": None})
+
+    def projects(call: Call) -> tuple[int, Any]:
+        assert "workspace=1201000000000001" in call.query
+        if "offset=tok2" in call.query:
+            return 200, {"data": [{"gid": "3", "name": "Pen test follow-up 003"}], "next_offset": None}
+        return 200, {
+            "data": [{"gid": "1", "name": "Vulnerability triage 001"}, {"gid": "2", "name": XSS}],
+            "next_offset": "tok2",
+        }
+
+    mock_api.on_call("GET /projects", projects)
+    mock_api.on("GET /teams", 200, {"data": [{"gid": "9", "name": "Security Engineering"}], "next_offset": None})
+    open_page(page, mock_api)
+
+    page.get_by_role("button", name="View Workspaces").click()
+    expect(page.locator("#result-workspaces-list")).to_contain_text("Acme Security")
+    expect(page.get_by_label("Workspace", exact=True)).to_have_value("1201000000000001")
+
+    page.get_by_role("button", name="View Projects").click()
+    expect(page.locator("#result-projects-summary")).to_have_text("2 projects shown; more are available.")
+    page.get_by_role("button", name="Load more projects").click()
+    expect(page.locator("#result-projects-list li")).to_have_count(3)
+    expect(page.locator("#result-projects-summary")).to_have_text("3 projects shown.")
+    expect(page.get_by_role("button", name="Load more projects")).to_be_hidden()
+    # API data is text, never markup.
+    expect(page.locator("#result-projects-list")).to_contain_text(XSS)
+    assert page.locator("#injected").count() == 0
+
+    page.get_by_role("button", name="Load Teams").click()
+    expect(page.locator("#result-teams-title")).to_have_text("Teams in Acme Security")
+    expect(page.locator("#result-teams-list")).to_contain_text("Security Engineering")
+    assert console_errors == []
+
+
+def test_quick_action_error_shows_message_fix_and_a_connect_button(page: Page, mock_api: MockApi, console_errors):
+    admin_api(mock_api)
+    mock_api.on(
+        "GET /workspaces",
+        409,
+        {
+            "error": {
+                "code": "token_expired",
+                "message": "Authentication failed. Your token may have expired.",
+                "fix": "Reconnect the user (or disconnect & reconnect) or configure a company PAT.",
+                "connect_url": "https://app.asana.com/-/oauth_authorize?x=1",
+            }
+        },
+    )
+    open_page(page, mock_api)
+
+    page.get_by_role("button", name="View Workspaces").click()
+    notice = page.locator("#quick-notice")
+    expect(notice).to_contain_text("Authentication failed. Your token may have expired.")
+    expect(notice).to_contain_text("configure a company PAT")
+    expect(notice.get_by_role("button", name="Connect / Authorize")).to_be_visible()
+    assert console_errors == []
+
+
+def test_member_sees_only_the_personal_section_and_the_admin_note(page: Page, mock_api: MockApi, console_errors):
+    mock_api.on(
+        "GET /settings",
+        403,
+        {
+            "error": {
+                "code": "admin_required",
+                "message": "Only an organization admin can do this.",
+                "fix": "Ask an admin of your SecureDB organization.",
+            }
+        },
+    )
+    mock_api.on(
+        "GET /connection",
+        200,
+        {
+            "purpose": "personal",
+            "status": "connected",
+            "asana_user": {"gid": "2", "name": "Blake Chen", "email": "blake.chen@acme.example"},
+        },
+    )
+    mock_api.on("DELETE /connection", 200, {"disconnected": True, "revoked": True})
+    open_page(page, mock_api)
+
+    expect(page.get_by_role("heading", name="Organization settings need an admin")).to_be_visible()
+    expect(page.locator("#member-note-detail")).to_contain_text("Only an organization admin can do this.")
+    expect(page.locator("#org")).to_be_hidden()
+    expect(page.locator("#danger")).to_be_hidden()
+    expect(page.locator("#personal-message")).to_have_text("Connected as Blake Chen (blake.chen@acme.example).")
+
+    # Disconnecting asks first (Cancel does nothing), then revokes.
+    page.get_by_role("button", name="Disconnect my Asana account").click()
+    page.get_by_role("dialog").get_by_role("button", name="Cancel").click()
+    assert mock_api.calls_to("DELETE /connection") == []
+    mock_api.on("GET /connection", 200, PERSONAL_NOT_CONNECTED)
+    page.get_by_role("button", name="Disconnect my Asana account").click()
+    page.get_by_role("dialog").get_by_role("button", name="Disconnect").click()
+    expect(page.locator("#personal-notice")).to_contain_text("The token was revoked at Asana")
+    expect(page.locator("#personal-state")).to_have_text("Not connected")
+    assert mock_api.calls_to("DELETE /connection")[0].query == "purpose=personal"
+    assert console_errors == []
+
+
+def test_a_401_drops_the_token_and_asks_to_sign_in_again(page: Page, mock_api: MockApi, console_errors):
+    expired = {
+        "error": {"code": "unauthorized", "message": "Your SecureDB session has expired.", "fix": "Sign in again."}
+    }
+    mock_api.on("GET /settings", 401, expired)
+    mock_api.on("GET /connection", 401, expired)
+    open_page(page, mock_api)
+
+    expect(page.get_by_role("heading", name="Sign in to SecureDB")).to_be_visible()
+    expect(page.locator("#page-notice")).to_contain_text("Your SecureDB session has expired.")
+    assert page.evaluate("sessionStorage.getItem('securedb.asana.token')") is None
+    assert console_errors == []
+
+
+def test_oauth_outcome_is_shown_once_and_dropped_from_the_url(page: Page, mock_api: MockApi, console_errors):
+    admin_api(mock_api)
+    mock_api.bootstrap["outcome"] = {
+        "code": "redirect_uri_mismatch",
+        "message": "The 'redirect_uri' parameter does not match a valid url for the application.",
+        "fix": "Add https://acme.expand.securedb.test/asana/settings (and the trailing slash variant) to Asana.",
+        "purpose": "organization",
+    }
+    open_page(page, mock_api, query="?outcome=redirect_uri_mismatch")
+
+    notice = page.locator("#page-notice")
+    expect(notice).to_contain_text("The organization was not connected to Asana.")
+    expect(notice).to_contain_text("The 'redirect_uri' parameter does not match a valid url for the application.")
+    expect(notice).to_contain_text("trailing slash variant")
+    assert page.url == SETTINGS_URL
+
+
+def test_token_from_the_embedding_parent_is_accepted_only_from_the_parent(
+    page: Page, mock_api: MockApi, console_errors
+):
+    """SecureDB's UI (another origin, allowed by frame-ancestors) frames the page next to a frame from elsewhere."""
+    admin_api(mock_api)
+    ui_origin, other_origin = "https://app.securedb.test", "https://evil.example"
+    mock_api.frame_ancestors = f"'self' {ui_origin}"
+    parent_html = (
+        "<!doctype html><script>window.received = [];"
+        " addEventListener('message', e => received.push([e.origin, e.data]));</script>"
+        f'<iframe id="settings" src="{SETTINGS_URL}" width="900" height="600"></iframe>'
+        f'<iframe id="other" src="{other_origin}/widget" width="10" height="10"></iframe>'
+    )
+    page.route(f"{ui_origin}/", lambda route: route.fulfill(status=200, body=parent_html, content_type="text/html"))
+    page.route(
+        f"{other_origin}/widget", lambda route: route.fulfill(status=200, body="<p>ad</p>", content_type="text/html")
+    )
+    page.goto(f"{ui_origin}/")
+    frame = page.frame_locator("#settings")
+    expect(frame.get_by_role("heading", name="Sign in to SecureDB")).to_be_visible()
+    # The page tells its parent (and only its parent's origin) that it is ready for a token.
+    page.wait_for_function("received.some(m => m[1] && m[1].type === 'securedb:asana:ready')")
+    assert page.evaluate("received.map(m => m[0])")[0] == MOCK_ORIGIN
+
+    # A frame from another origin cannot hand the page a token.
+    other = next(f for f in page.frames if f.url.startswith(other_origin))
+    other.evaluate("parent.frames[0].postMessage({type: 'securedb:asana:token', token: 'forged'}, '*')")
+    page.wait_for_timeout(300)
+    assert mock_api.calls == []
+
+    # The embedding SecureDB UI can.
+    page.evaluate(
+        "document.getElementById('settings').contentWindow.postMessage("
+        f"{{type: 'securedb:asana:token', token: '{TOKEN}'}}, '{MOCK_ORIGIN}')"
+    )
+    expect(frame.locator("#connection-state")).to_have_text("Connected")
+    assert {c.headers["authorization"] for c in mock_api.calls} == {f"Bearer {TOKEN}"}
+    assert console_errors == []
+
+
+def test_screenshots_of_the_main_states(page: Page, mock_api: MockApi, screenshot_dir: Path, console_errors):
+    admin_api(mock_api)
+    mock_api.on("GET /workspaces", 200, {"data": STATUS["connection"]["workspaces"], "next_offset": None})
+    mock_api.on(
+        "GET /projects",
+        200,
+        {
+            "data": [{"gid": f"1204{i:012d}", "name": f"Vulnerability triage {i:03d}"} for i in range(1, 9)],
+            "next_offset": "more",
+        },
+    )
+    open_page(page, mock_api)
+    page.get_by_role("button", name="View Workspaces").click()
+    page.get_by_role("button", name="View Projects").click()
+    expect(page.locator("#result-projects-list li")).to_have_count(8)
+    page.screenshot(path=str(screenshot_dir / "mock-admin-connected.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.screenshot(path=str(screenshot_dir / "mock-admin-narrow.png"), full_page=True)
+    page.emulate_media(color_scheme="dark")
+    page.set_viewport_size({"width": 1100, "height": 900})
+    page.screenshot(path=str(screenshot_dir / "mock-admin-dark.png"), full_page=False)
+    assert console_errors == []
