@@ -432,8 +432,15 @@
     if (workspaces.length && !state.lists.workspaces.items.length) { fillWorkspaceSelect(workspaces); }
   }
 
+  /** The form field a validation detail belongs to ("pat" or a nested location such as "pat.x"), or null. */
+  function fieldName(field) {
+    var name = String(field || "").split(".")[0];
+    return ["client_id", "client_secret", "pat"].indexOf(name) >= 0 ? name : null;
+  }
+
   function fieldErrorTarget(field) {
-    return ["client_id", "client_secret", "pat"].indexOf(field) >= 0 ? $(field) : null;
+    var name = fieldName(field);
+    return name ? $(name) : null;
   }
 
   function clearFieldErrors() {
@@ -495,9 +502,10 @@
       if (error.status === 401) { return; }
       var first = null;
       error.details.forEach(function (d) {
-        if (fieldErrorTarget(d.field)) {
-          setFieldError(d.field, d.message);
-          first = first || d.field;
+        var name = fieldName(d.field);
+        if (name) {
+          setFieldError(name, d.message);
+          first = first || name;
         }
       });
       notify("form-notice", errorNotice(error, "The settings were not saved."));
