@@ -1,0 +1,520 @@
+"""OAuth connections to Asana: the organization's (made by an admin) and each user's own.
+
+``ConnectionService`` is what the functions call. It starts Connect (state + PKCE + the authorize URL), completes
+Asana's redirect (state checks, code exchange, encrypted storage), hands out self-refreshing token sources, reports a
+connection's status and disconnects (revoke at Asana, then delete).
+
+The callback is reached by a browser without a SecureDB session, so everything it acts on comes from the server-side
+state, never from the URL: the organization, the user, the purpose and the redirect URI. It never raises for anything
+a user or Asana can cause; it returns a ``CallbackOutcome`` whose ``code`` alone is enough to show the message again
+(``outcome_for_code``), so the settings page can be reached with ``?outcome=<code>`` and no free text in the URL.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
+
+import boto3
+import requests
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import BotoCoreError, ClientError
+
+from asana_integration.asana.oauth import (
+    AsanaUser,
+    ForbiddenScopes,
+    NoScopesRegistered,
+    OAuthClientRejected,
+    OAuthEndpoints,
+    Pkce,
+    RedirectUriMismatch,
+    TokenGrant,
+    scope_error_for,
+)
+from asana_integration.asana.token_source import AccessTokenSource
+from asana_integration.config import Config
+from asana_integration.credentials import CredentialStore, OrgCredentials
+from asana_integration.errors import (
+    FIX_AUTH_FAILED,
+    FIX_PROXY,
+    SEED_AUTH_FAILED,
+    AsanaError,
+    ConnectionRequired,
+    IntegrationError,
+    NotFound,
+    OAuthFlowError,
+)
+from asana_integration.identity import Caller
+from asana_integration.oauth_state import OAuthStateStore, PendingAuthorization, StateRejected
+from asana_integration.observability import logger, metrics
+from asana_integration.tenant_urls import TenantUrls
+from asana_integration.tokens.crypto import TokenCipher
+from asana_integration.tokens.lifecycle import ConnectionTokenSource
+from asana_integration.tokens.store import ConnectionKey, ConnectionRecord, ConnectionStore, NewTokens, Purpose, Status
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+    from mypy_boto3_kms import KMSClient
+
+__all__ = [
+    "OUTCOME_CODES",
+    "CallbackOutcome",
+    "ConnectionInfo",
+    "ConnectionService",
+    "Purpose",
+    "outcome_for_code",
+]
+
+# Anything longer is not a code or state Asana or we issued; rejected before any work.
+MAX_CODE_LENGTH = 2048
+_OAUTH_ERROR_CODE = re.compile(r"^[a-z_]{1,64}$")
+
+# --- Outcomes of the OAuth redirect -------------------------------------------------------------------------------
+
+_OUTCOMES: dict[str, tuple[str, str]] = {
+    "connected": ("Your Asana account is connected.", "Nothing to do. The Quick Actions now use this connection."),
+    "access_denied": (
+        "Authorization was cancelled in Asana, so nothing was connected.",
+        "Click Connect again and choose Allow on Asana's consent screen.",
+    ),
+    # "redirect_uri_mismatch" is built per tenant (its fix names the tenant's exact URIs): see outcome_for_code.
+    "no_scopes": (NoScopesRegistered().message, NoScopesRegistered().fix),
+    "forbidden_scopes": (ForbiddenScopes().message, ForbiddenScopes().fix),
+    "client_rejected": (OAuthClientRejected().message, OAuthClientRejected().fix),
+    "invalid_state": (
+        "This authorization link is not valid or was already used, so nothing was connected.",
+        "Start again with Connect on the Asana settings page. Each link works once, for the person who opened it.",
+    ),
+    "state_expired": (
+        "This authorization took too long and expired, so nothing was connected.",
+        "Click Connect again and approve in Asana within a few minutes.",
+    ),
+    "invalid_request": (
+        "Asana's redirect was incomplete, so nothing was connected.",
+        "Click Connect again. If it keeps happening, check that nothing between Asana and SecureDB strips query "
+        "parameters from the redirect.",
+    ),
+    "not_configured": (
+        "Your organization's Asana app credentials are not saved, so the authorization could not be completed.",
+        "An administrator must save the Client ID and Client Secret in the Asana settings, then run Connect again.",
+    ),
+    "exchange_failed": (
+        "Asana did not accept the authorization, so nothing was connected.",
+        "Click Connect again: authorization codes are single-use and expire after a few minutes. If it keeps "
+        "failing, check that the Client ID and Client Secret saved in SecureDB belong to the same Asana app.",
+    ),
+    "asana_unreachable": ("SecureDB could not reach Asana to finish connecting, so nothing was connected.", FIX_PROXY),
+    "authorization_failed": (
+        "Asana reported an error during authorization, so nothing was connected.",
+        "Click Connect again. If it keeps failing, check the app's settings in the Asana Developer Console "
+        "(redirect URLs, scopes and Manage distribution).",
+    ),
+}
+OUTCOME_CODES = frozenset({*_OUTCOMES, "redirect_uri_mismatch"})
+
+
+def outcome_for_code(code: str, urls: TenantUrls | None = None) -> tuple[str, str]:
+    """The message and fix for an outcome code, e.g. to show ``?outcome=<code>`` on the settings page.
+
+    ``urls`` makes the redirect-URI fix name the tenant's exact URIs. Raises ``KeyError`` for an unknown code.
+    """
+    if code == "redirect_uri_mismatch":
+        mismatch = RedirectUriMismatch(urls or _DEFAULT_URLS)
+        return mismatch.message, mismatch.fix
+    return _OUTCOMES[code]
+
+
+_DEFAULT_URLS = TenantUrls(base_url="https://expand.securedb.io")
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackOutcome:
+    code: str
+    message: str
+    fix: str
+    purpose: Purpose | None
+
+    @property
+    def ok(self) -> bool:
+        return self.code == "connected"
+
+    @classmethod
+    def of(cls, code: str, purpose: Purpose | None, urls: TenantUrls | None = None) -> CallbackOutcome:
+        message, fix = outcome_for_code(code, urls)
+        return cls(code=code, message=message, fix=fix, purpose=purpose)
+
+    def to_public(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "message": self.message,
+            "fix": self.fix,
+            "purpose": self.purpose.value if self.purpose else None,
+        }
+
+
+# --- Connection status --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionInfo:
+    purpose: Purpose
+    status: Literal["connected", "needs_reconnect"]
+    asana_user: AsanaUser
+    connected_by: str
+    connected_at: int
+    access_expires_at: int
+
+    @classmethod
+    def from_record(cls, record: ConnectionRecord) -> ConnectionInfo:
+        return cls(
+            purpose=record.key.purpose,
+            status="connected" if record.status is Status.ACTIVE else "needs_reconnect",
+            asana_user=record.asana_user,
+            connected_by=record.connected_by,
+            connected_at=record.connected_at,
+            access_expires_at=record.access_expires_at,
+        )
+
+    def to_public(self) -> dict[str, Any]:
+        public: dict[str, Any] = {
+            "purpose": self.purpose.value,
+            "status": self.status,
+            "asana_user": self.asana_user.to_public(),
+            "connected_by": self.connected_by,
+            "connected_at": _iso(self.connected_at),
+            "access_expires_at": _iso(self.access_expires_at),
+        }
+        if self.status == "needs_reconnect":
+            public["message"] = SEED_AUTH_FAILED
+            public["fix"] = FIX_AUTH_FAILED
+        return public
+
+
+def _iso(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
+
+
+# --- The service ----------------------------------------------------------------------------------------------------
+
+
+class ConnectionService:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        credentials: CredentialStore | None = None,
+        dynamodb_table: Table | None = None,
+        kms_client: KMSClient | None = None,
+        session: requests.Session | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._config = config
+        self._credentials = credentials or CredentialStore(config)
+        table = dynamodb_table or boto3.resource("dynamodb").Table(config.table_name)
+        kms = kms_client or boto3.client("kms")
+        self._clock = clock
+        self._states = OAuthStateStore(table, ttl_seconds=config.oauth_state_ttl_seconds, clock=clock)
+        self._store = ConnectionStore(table, TokenCipher(kms, config.kms_key_id), clock=clock)
+        self._endpoints = OAuthEndpoints(config, session)
+
+    # --- Connect -------------------------------------------------------------------------------------------------
+
+    def start_connect(
+        self, caller: Caller, purpose: Purpose, urls: TenantUrls, *, check_with_asana: bool = True
+    ) -> str:
+        """The Asana authorize URL for ``caller`` to connect ``purpose``; a pending state is stored for the callback.
+
+        With ``check_with_asana`` the URL is first shown to Asana (see ``OAuthEndpoints.check_authorize_url``), so an
+        unregistered redirect URI fails here with the seed's message and the tenant's exact URIs, instead of
+        stranding the admin on Asana's plain-text error page. Nothing is stored when that check fails.
+        """
+        if purpose is Purpose.ORGANIZATION:
+            caller.require_admin()
+        credentials = self._credentials.get(caller.org_id)
+        if credentials is None or not credentials.client_id:
+            raise ConnectionRequired(
+                "Your organization has not saved its Asana app's Client ID yet, so there is nothing to connect to.",
+                "An administrator must open the Asana settings, paste the Client ID and Client Secret from the Asana "
+                "Developer Console (your app → OAuth) and click Save Asana Settings. Then Connect works.",
+            )
+        pkce = Pkce.generate()
+        state = self._states.new_state()
+        url = self._endpoints.authorize_url(
+            client_id=credentials.client_id, redirect_uri=urls.redirect_uri, state=state, code_challenge=pkce.challenge
+        )
+        if check_with_asana:
+            self._endpoints.check_authorize_url(url, urls)
+        self._states.save(
+            state,
+            org_id=caller.org_id,
+            user_id=caller.user_id,
+            purpose=purpose.value,
+            redirect_uri=urls.redirect_uri,
+            code_verifier=pkce.verifier,
+        )
+        logger.info("asana connect started", extra={"org_id": caller.org_id, "purpose": purpose.value})
+        return url
+
+    def connect_url_factory(self, caller: Caller, purpose: Purpose, urls: TenantUrls) -> Callable[[], str | None]:
+        """A reconnect link built only when needed (e.g. when a token turns out to be dead)."""
+
+        def build() -> str | None:
+            return self.start_connect(caller, purpose, urls, check_with_asana=False)
+
+        return build
+
+    def complete_callback(self, params: Mapping[str, str], callback_url: str) -> CallbackOutcome:
+        """Finish Asana's redirect to ``callback_url`` (its query in ``params``). Stores tokens only on success."""
+        pending, state_problem = self._consume_state(params.get("state") or "")
+        purpose = Purpose(pending.purpose) if pending else None
+        # The fix texts name the URIs of the tenant that started Connect, else of the URL the browser arrived on.
+        urls = _tenant_of(pending.redirect_uri if pending else callback_url)
+        try:
+            self._connect(params, callback_url, pending, state_problem, urls)
+            code, log = "connected", {}
+        except _CallbackFailed as failed:
+            code, log = failed.code, failed.log
+        outcome = CallbackOutcome.of(code, purpose, urls)
+        _record_outcome(outcome, pending, log)
+        return outcome
+
+    def _consume_state(self, state: str) -> tuple[PendingAuthorization | None, str]:
+        if not state:
+            return None, "invalid_state"
+        try:
+            # Consumed first, whatever follows: a state is burnt by its first use, successful or not.
+            return self._states.consume(state), ""
+        except StateRejected as rejected:
+            return None, rejected.reason
+
+    def _connect(
+        self,
+        params: Mapping[str, str],
+        callback_url: str,
+        pending: PendingAuthorization | None,
+        state_problem: str,
+        urls: TenantUrls,
+    ) -> None:
+        """Each check raises ``_CallbackFailed`` with the outcome code; returning means the connection is stored."""
+        if params.get("error"):
+            # Asana's error text is only matched, never echoed: it came through the browser and is untrusted.
+            raise _CallbackFailed(
+                _asana_error_outcome(params["error"], params.get("error_description", "")),
+                asana_error=_safe_oauth_error(params["error"]),
+            )
+        if pending is None:
+            raise _CallbackFailed(state_problem or "invalid_state")
+        code = params.get("code") or ""
+        if not code or len(code) > MAX_CODE_LENGTH:
+            raise _CallbackFailed("invalid_request")
+        if _origin_and_path(callback_url) != pending.redirect_uri:
+            # The state was issued for another URL than the one Asana sent the browser to.
+            raise _CallbackFailed("redirect_uri_mismatch", reason="callback_url_differs")
+        credentials = self._credentials.get(pending.org_id)
+        if credentials is None:
+            raise _CallbackFailed("not_configured")
+        try:
+            grant = self._endpoints.exchange_code(
+                credentials,
+                code=code,
+                redirect_uri=pending.redirect_uri,
+                code_verifier=pending.code_verifier,
+                urls=urls,
+            )
+            user = grant.user or self._endpoints.authorizing_user(grant.access_token)
+        except OAuthFlowError as error:
+            raise _CallbackFailed(
+                error.code if error.code in OUTCOME_CODES else "exchange_failed", error_code=error.code
+            ) from None
+        except AsanaError as error:
+            raise _CallbackFailed("asana_unreachable", error_code=error.code) from None
+        self._store_grant(pending, credentials, grant, user)
+
+    def _store_grant(
+        self, pending: PendingAuthorization, credentials: OrgCredentials, grant: TokenGrant, user: AsanaUser
+    ) -> None:
+        refresh_token = grant.refresh_token or ""  # exchange_code refuses answers without one
+        key = ConnectionKey.for_purpose(pending.org_id, Purpose(pending.purpose), pending.user_id)
+        replaced = self._store.put_connection(
+            key,
+            NewTokens(
+                access_token=grant.access_token,
+                refresh_token=refresh_token,
+                access_expires_at=int(self._clock()) + grant.expires_in,
+            ),
+            asana_user=user,
+            connected_by=pending.user_id,
+            client_id=credentials.client_id,
+        )
+        if replaced is not None:
+            # A reconnect: the previous grant is no longer ours to keep alive at Asana.
+            self._revoke(replaced, credentials)
+
+    # --- Tokens and status ---------------------------------------------------------------------------------------
+
+    def organization_token_source(
+        self,
+        org_id: str,
+        credentials: OrgCredentials,
+        *,
+        remaining_time_ms: Callable[[], int] | None = None,
+        connect_url: Callable[[], str | None] | None = None,
+    ) -> tuple[AccessTokenSource, ConnectionInfo] | None:
+        """The organization connection's token source and status, or None if the organization never connected.
+
+        A connection that needs a reconnect still returns a source: it fails at once with the seed's "Authentication
+        failed" (and ``connect_url()``, if given) without calling Asana.
+        """
+        return self.token_source(
+            ConnectionKey.organization(org_id),
+            credentials,
+            remaining_time_ms=remaining_time_ms,
+            connect_url=connect_url,
+        )
+
+    def personal_token_source(
+        self,
+        caller: Caller,
+        credentials: OrgCredentials,
+        *,
+        remaining_time_ms: Callable[[], int] | None = None,
+        connect_url: Callable[[], str | None] | None = None,
+    ) -> tuple[AccessTokenSource, ConnectionInfo] | None:
+        """The caller's own connection, to act in Asana as themselves."""
+        return self.token_source(
+            ConnectionKey.personal(caller.org_id, caller.user_id),
+            credentials,
+            remaining_time_ms=remaining_time_ms,
+            connect_url=connect_url,
+        )
+
+    def token_source(
+        self,
+        key: ConnectionKey,
+        credentials: OrgCredentials,
+        *,
+        remaining_time_ms: Callable[[], int] | None = None,
+        connect_url: Callable[[], str | None] | None = None,
+    ) -> tuple[AccessTokenSource, ConnectionInfo] | None:
+        record = self._store.get(key)
+        if record is None:
+            return None
+        source = ConnectionTokenSource(
+            self._store,
+            self._endpoints,
+            credentials,
+            key,
+            clock=self._clock,
+            remaining_time_ms=remaining_time_ms,
+            connect_url=connect_url,
+        )
+        return source, ConnectionInfo.from_record(record)
+
+    def connection_info(self, org_id: str, purpose: Purpose, user_id: str) -> ConnectionInfo | None:
+        record = self._store.get(ConnectionKey.for_purpose(org_id, purpose, user_id))
+        return ConnectionInfo.from_record(record) if record else None
+
+    # --- Disconnect ----------------------------------------------------------------------------------------------
+
+    def disconnect(self, caller: Caller, purpose: Purpose) -> bool:
+        """Revoke the caller's connection (or, for an admin, the organization's) at Asana, then delete it.
+
+        Returns whether Asana confirmed the revocation; the stored tokens are deleted either way. Raises
+        ``NotFound`` when there is nothing to disconnect.
+        """
+        if purpose is Purpose.ORGANIZATION:
+            caller.require_admin()
+        key = ConnectionKey.for_purpose(caller.org_id, purpose, caller.user_id)
+        record = self._store.get(key)
+        if record is None:
+            raise NotFound(
+                "There is no Asana connection to disconnect.",
+                "Nothing to do. Use Connect to link an Asana account.",
+                code="not_connected",
+            )
+        revoked = self._revoke(record, self._credentials.get(caller.org_id))
+        self._store.delete(key)
+        logger.info(
+            "asana connection disconnected",
+            extra={"org_id": caller.org_id, "purpose": purpose.value, "revoked": revoked},
+        )
+        return revoked
+
+    def disconnect_organization(self, org_id: str, credentials: OrgCredentials | None) -> int:
+        """Revoke and delete every connection of the organization (its own and its users'). Returns how many."""
+        records = self._store.list_organization(org_id)
+        for record in records:
+            self._revoke(record, credentials)
+            self._store.delete(record.key)
+        logger.info("asana connections of the organization removed", extra={"org_id": org_id, "count": len(records)})
+        return len(records)
+
+    def _revoke(self, record: ConnectionRecord, credentials: OrgCredentials | None) -> bool:
+        """Best effort: a failure is logged and reported, never raised (the caller deletes the tokens anyway)."""
+        context = {"org_id": record.key.org_id, "purpose": record.key.purpose.value}
+        if credentials is None:
+            logger.warning("cannot revoke asana token: the organization's credentials are gone", extra=context)
+            return False
+        try:
+            revoked = self._endpoints.revoke(credentials, self._store.refresh_token(record))
+        except (IntegrationError, ClientError, BotoCoreError) as error:
+            code = error.code if isinstance(error, IntegrationError) else type(error).__name__
+            logger.warning("asana token revocation failed", extra={**context, "error_code": code})
+            metrics.add_metric(name="TokenRevokeFailed", unit=MetricUnit.Count, value=1)
+            return False
+        if revoked:
+            metrics.add_metric(name="TokenRevoked", unit=MetricUnit.Count, value=1)
+        return revoked
+
+
+class _CallbackFailed(Exception):
+    def __init__(self, code: str, **log: str) -> None:
+        super().__init__(code)
+        self.code = code
+        self.log = log
+
+
+# --- helpers --------------------------------------------------------------------------------------------------------
+
+
+def _origin_and_path(url: str) -> str:
+    """``scheme://host[:port]/path`` of a URL, without query or fragment: what Asana compares redirect URIs on."""
+    parts = urlsplit(url)
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path}"
+
+
+def _tenant_of(url: str) -> TenantUrls:
+    parts = urlsplit(url)
+    return TenantUrls(base_url=f"{parts.scheme.lower()}://{parts.netloc.lower()}")
+
+
+def _asana_error_outcome(error: str, description: str) -> str:
+    if error == "access_denied":
+        return "access_denied"
+    scope_error = scope_error_for(error, description)
+    if scope_error is not None:
+        return scope_error.code
+    if "redirect_uri" in description:
+        return "redirect_uri_mismatch"
+    return "authorization_failed"
+
+
+def _safe_oauth_error(error: str) -> str:
+    return error if _OAUTH_ERROR_CODE.match(error) else "unrecognised"
+
+
+def _record_outcome(outcome: CallbackOutcome, pending: PendingAuthorization | None, log: dict[str, Any]) -> None:
+    extra = {"outcome": outcome.code, "purpose": outcome.purpose.value if outcome.purpose else None, **log}
+    if pending is not None:
+        extra["org_id"] = pending.org_id
+    if outcome.ok:
+        logger.info("asana oauth callback completed", extra=extra)
+        metrics.add_metric(name="OAuthConnected", unit=MetricUnit.Count, value=1)
+    else:
+        logger.warning("asana oauth callback failed; nothing stored", extra=extra)
+        metrics.add_metric(name="OAuthCallbackFailed", unit=MetricUnit.Count, value=1)
