@@ -1,0 +1,156 @@
+"""AWS in local mode: moto in server mode, with the template's resources created from the template's definitions.
+
+The functions' boto3 clients reach moto with no code change: boto3 honours ``AWS_ENDPOINT_URL``. :func:`aws_environment`
+is everything a process needs so that nothing can reach a real AWS account: the endpoint, dummy credentials, a region,
+no profile or session token, config files that do not exist (a developer's ``~/.aws/config`` could name other
+endpoints or credential processes), no per-service endpoint overrides, and no instance metadata lookups.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from local.gateway.runtime import ACCOUNT_ID, REGION, STACK_NAME
+from local.template import ROOT, load_template, table_definition, ttl_attribute
+
+DUMMY_ACCESS_KEY = "testing"  # the same dummies tests/conftest.py uses, so a test's fixtures and the stack agree
+DUMMY_SECRET_KEY = "testing"
+_NO_FILE = str(ROOT / ".local-state" / "no-aws-config")  # never created: botocore then reads no config at all
+
+
+def aws_environment(endpoint_url: str) -> dict[str, str]:
+    return {
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "AWS_ACCESS_KEY_ID": DUMMY_ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": DUMMY_SECRET_KEY,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_CONFIG_FILE": _NO_FILE,
+        "AWS_SHARED_CREDENTIALS_FILE": _NO_FILE,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
+def aws_variables_to_remove() -> tuple[str, ...]:
+    """Variables that would take precedence over the local endpoint or credentials."""
+    fixed = (
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_SECURITY_TOKEN",
+        "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ROLE_ARN",
+    )
+    per_service = tuple(name for name in os.environ if name.startswith("AWS_ENDPOINT_URL_"))
+    return fixed + per_service
+
+
+@dataclass(frozen=True)
+class LocalResources:
+    """What the template's ``!Ref``/``!GetAtt`` resolve to locally: ``{"IntegrationTable": <name>,
+    "IntegrationKey.Arn": <arn>, ...}``."""
+
+    references: Mapping[str, str] = field(default_factory=dict)
+
+
+class LocalAws:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+        self._started = False
+
+    def start(self) -> LocalAws:
+        self._server.start()
+        self._started = True
+        # moto's backends are per process, not per server: a stack started earlier in this process (a test run)
+        # would leave its tables behind. Every stack starts from an empty account.
+        reset = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")  # noqa: S310 - ours
+        with urllib.request.urlopen(reset, timeout=10):  # noqa: S310 - our own loopback URL
+            pass
+        return self
+
+    def stop(self) -> None:
+        if self._started:
+            self._server.stop()
+            self._started = False
+
+    @property
+    def endpoint_url(self) -> str:
+        host, port = self._server.get_host_and_port()
+        return f"http://{host}:{port}"
+
+    def session(self) -> boto3.Session:
+        return boto3.Session(
+            aws_access_key_id=DUMMY_ACCESS_KEY, aws_secret_access_key=DUMMY_SECRET_KEY, region_name=REGION
+        )
+
+    def create_resources(self, template: Mapping[str, Any] | None = None) -> LocalResources:
+        """Every table, key and queue the template declares, created in moto with the template's properties."""
+        template = template or load_template()
+        session = self.session()
+        references: dict[str, str] = {}
+        # Keys first: tables and queues may name them.
+        ordered = sorted(template["Resources"].items(), key=lambda item: item[1]["Type"] != "AWS::KMS::Key")
+        for logical_id, resource in ordered:
+            kind, props = resource["Type"], resource.get("Properties", {})
+            if kind == "AWS::KMS::Key":
+                kms = session.client("kms", endpoint_url=self.endpoint_url)
+                key = kms.create_key(Description=str(props.get("Description", logical_id)))["KeyMetadata"]
+                if props.get("EnableKeyRotation"):
+                    kms.enable_key_rotation(KeyId=key["KeyId"])
+                references[logical_id] = key["KeyId"]
+                references[f"{logical_id}.Arn"] = key["Arn"]
+            elif kind == "AWS::DynamoDB::Table":
+                dynamodb = session.client("dynamodb", endpoint_url=self.endpoint_url)
+                name = f"{STACK_NAME}-{logical_id}"
+                dynamodb.create_table(TableName=name, **table_definition(logical_id, template))
+                if "TimeToLiveSpecification" in props:
+                    dynamodb.update_time_to_live(
+                        TableName=name,
+                        TimeToLiveSpecification={"AttributeName": ttl_attribute(logical_id, template), "Enabled": True},
+                    )
+                references[logical_id] = name
+                references[f"{logical_id}.Arn"] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{name}"
+            elif kind == "AWS::SQS::Queue":
+                sqs = session.client("sqs", endpoint_url=self.endpoint_url)
+                name = f"{STACK_NAME}-{logical_id}"
+                attributes = {
+                    k: json.dumps(v) if isinstance(v, dict) else str(v).lower() if isinstance(v, bool) else str(v)
+                    for k, v in props.items()
+                    if k in _QUEUE_ATTRIBUTES
+                }
+                url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+                references[logical_id] = url
+                references[f"{logical_id}.Arn"] = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}"
+        return LocalResources(references)
+
+    def assert_local(self) -> None:
+        """Fail loudly unless the process's default boto3 configuration talks to this moto: a guard against a stray
+        variable or config file pointing the functions at a real account."""
+        identity = boto3.client("sts").get_caller_identity()
+        endpoint = boto3.client("sts").meta.endpoint_url
+        if identity["Account"] != ACCOUNT_ID or endpoint != self.endpoint_url:
+            raise RuntimeError(f"boto3 is not configured for local AWS (endpoint {endpoint}); refusing to continue")
+
+
+# CloudFormation properties of AWS::SQS::Queue that are also CreateQueue attributes, by the same name.
+_QUEUE_ATTRIBUTES = frozenset(
+    {
+        "DelaySeconds",
+        "MaximumMessageSize",
+        "MessageRetentionPeriod",
+        "ReceiveMessageWaitTimeSeconds",
+        "VisibilityTimeout",
+        "SqsManagedSseEnabled",
+    }
+)
