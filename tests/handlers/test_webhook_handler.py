@@ -1,4 +1,4 @@
-"""Until webhooks are registered from the settings (later work), the webhook target refuses everything, storing nothing."""
+"""Until webhooks are registered from the settings (later work), the target refuses everything and stores nothing."""
 
 from __future__ import annotations
 

@@ -28,7 +28,6 @@ from .observability import logger
 from .organization_access import (
     NOT_CONFIGURED_FIX,
     NOT_CONFIGURED_MESSAGE,
-    OrganizationAccess,
     OrganizationAccessResolver,
 )
 from .settings_models import AsanaUser, ConnectionState, ConnectionStatus, SettingsStatus, SettingsUpdate, Workspace
