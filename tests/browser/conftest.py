@@ -183,3 +183,15 @@ def mock_api(page: Page) -> MockApi:
     api = MockApi()
     api.install(page)
     return api
+
+
+# ------------------------------------------------------------------------------------------------- local stack --
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Any]:
+    """The whole local stack on ephemeral ports, shared by the session's browser tests."""
+    from local.stack import LocalStack
+
+    with LocalStack(run_schedules=False, log_level="WARNING") as running:
+        yield running
