@@ -1,1 +1,129 @@
-def lambda_handler(event, context): ...
+"""The OAuth redirect from Asana, the admin settings page, and each user's own Asana connection.
+
+Routes (``template.yaml``):
+
+* ``GET /asana/settings`` and ``/asana/settings/`` (public): with ``code``/``state`` or ``error`` it is Asana's
+  redirect: complete it and send the browser (302) to the settings page with ``?outcome=<code>``, so the
+  authorization code leaves the address bar and history at once. Otherwise it serves the admin page.
+* ``POST /asana/api/connect``: a ``connect_url`` for the caller's own Asana account, or (admins) the organization's.
+* ``GET`` / ``DELETE /asana/api/connection?purpose=``: the caller's own connection (``organization``: admins only).
+
+Thin by design: identity from the JWT claims, domain work in ``asana_integration.connections``. The redirect's query
+string carries the authorization code, so neither it nor the full URL is ever logged.
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from functools import cache
+from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import urlencode
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict
+
+from asana_integration.config import get_config
+from asana_integration.connections import ConnectionService, Purpose
+from asana_integration.errors import ConnectionRequired
+from asana_integration.observability import logger, metrics
+from asana_integration.web.resolver import create_resolver, current_caller, current_tenant_urls, json_response
+
+if TYPE_CHECKING:
+    from functions.oauth_callback import settings_page
+else:
+    try:
+        import settings_page  # on AWS the function's code directory is the task root
+    except ModuleNotFoundError:  # imported as a package (tests)
+        from functions.oauth_callback import settings_page
+
+app = create_resolver()
+
+# Query parameters that make a GET of the settings URL Asana's redirect rather than a page view.
+CALLBACK_PARAMETERS = frozenset({"code", "state", "error"})
+
+
+class ConnectRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    purpose: Purpose = Purpose.PERSONAL
+
+
+PurposeQuery = Annotated[Purpose, Query(description="organization (admins only) or personal")]
+
+
+@cache
+def connection_service() -> ConnectionService:
+    """Built on first use and kept for the execution environment's lifetime (clients and caches are reused)."""
+    return ConnectionService(get_config())
+
+
+@app.get("/asana/settings")
+@app.get("/asana/settings/")
+def settings_page_or_callback() -> Response[str]:
+    query = dict(app.current_event.query_string_parameters or {})
+    urls = current_tenant_urls(app)
+    if CALLBACK_PARAMETERS & query.keys():
+        # Exactly the URL Asana redirected to (allow-listed host, path as requested, trailing slash included).
+        callback_url = f"{urls.base_url}{app.current_event.raw_path}"
+        outcome = connection_service().complete_callback(query, callback_url)
+        target = {"outcome": outcome.code}
+        if outcome.purpose is not None:
+            target["purpose"] = outcome.purpose.value
+        return Response(
+            status_code=302,
+            body="",
+            headers={
+                "Location": f"{urls.settings_page_url}?{urlencode(target)}",
+                "Cache-Control": "no-store",
+                "Referrer-Policy": "no-referrer",
+            },
+        )
+    html, headers = settings_page.render(get_config(), settings_page.outcome_from_query(query, urls))
+    return Response(status_code=200, content_type="text/html; charset=utf-8", body=html, headers=headers)
+
+
+@app.post("/asana/api/connect")
+def connect(request: Annotated[ConnectRequest | None, Body()] = None) -> Response[str]:
+    purpose = (request or ConnectRequest()).purpose
+    url = connection_service().start_connect(
+        current_caller(app), purpose, current_tenant_urls(app), check_with_asana=True
+    )
+    return json_response(200, {"connect_url": url})
+
+
+@app.get("/asana/api/connection")
+def get_connection(purpose: PurposeQuery = Purpose.PERSONAL) -> Response[str]:
+    caller = current_caller(app)
+    if purpose is Purpose.ORGANIZATION:
+        caller.require_admin()
+    service = connection_service()
+    info = service.connection_info(caller.org_id, purpose, caller.user_id)
+    if info is None:
+        return json_response(200, {"purpose": purpose.value, "status": "not_connected"})
+    body: dict[str, Any] = info.to_public()
+    if info.status == "needs_reconnect":
+        # Without saved credentials there is no link to offer; the settings status says what to do instead.
+        with suppress(ConnectionRequired):
+            body["connect_url"] = service.start_connect(caller, purpose, current_tenant_urls(app))
+    return json_response(200, body)
+
+
+@app.delete("/asana/api/connection")
+def delete_connection(purpose: PurposeQuery = Purpose.PERSONAL) -> Response[str]:
+    revoked = connection_service().disconnect(current_caller(app), purpose)
+    body: dict[str, Any] = {"disconnected": True, "revoked": revoked}
+    if not revoked:
+        body["message"] = (
+            "The stored tokens were deleted, but Asana did not confirm the revocation. To be sure, remove SecureDB "
+            "under My Settings → Apps in Asana."
+        )
+    return json_response(200, body)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -77,7 +77,7 @@ _OAUTH_ERROR_CODE = re.compile(r"^[a-z_]{1,64}$")
 # --- Outcomes of the OAuth redirect -------------------------------------------------------------------------------
 
 _OUTCOMES: dict[str, tuple[str, str]] = {
-    "connected": ("Your Asana account is connected.", "Nothing to do. The Quick Actions now use this connection."),
+    "connected": ("Your Asana account is connected.", ""),
     "access_denied": (
         "Authorization was cancelled in Asana, so nothing was connected.",
         "Click Connect again and choose Allow on Asana's consent screen.",
@@ -225,13 +225,14 @@ class ConnectionService:
     # --- Connect -------------------------------------------------------------------------------------------------
 
     def start_connect(
-        self, caller: Caller, purpose: Purpose, urls: TenantUrls, *, check_with_asana: bool = True
+        self, caller: Caller, purpose: Purpose, urls: TenantUrls, *, check_with_asana: bool = False
     ) -> str:
         """The Asana authorize URL for ``caller`` to connect ``purpose``; a pending state is stored for the callback.
 
-        With ``check_with_asana`` the URL is first shown to Asana (see ``OAuthEndpoints.check_authorize_url``), so an
-        unregistered redirect URI fails here with the seed's message and the tenant's exact URIs, instead of
-        stranding the admin on Asana's plain-text error page. Nothing is stored when that check fails.
+        With ``check_with_asana`` (the Connect button) the URL is first shown to Asana (see
+        ``OAuthEndpoints.check_authorize_url``), so an unregistered redirect URI fails here with the seed's message
+        and the tenant's exact URIs instead of stranding the admin on Asana's plain-text error page. Nothing is
+        stored when that check fails. Off by default: a status page that merely offers a link should not call Asana.
         """
         if purpose is Purpose.ORGANIZATION:
             caller.require_admin()

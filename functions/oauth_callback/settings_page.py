@@ -1,0 +1,80 @@
+"""The admin settings page: ``page/index.html`` with its stylesheet, script and bootstrap JSON filled in.
+
+The files are read once per execution environment. Each response gets its own CSP nonce, so the only script and style
+that run are the ones inlined here; ``frame-ancestors`` lets SecureDB's UI (the tenant hosts) embed the page and no
+one else. The bootstrap JSON carries nothing secret: where the API is, the OAuth outcome to show (rebuilt from its
+code, never from free text in the URL), and the local dev sign-in link when there is one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from asana_integration.config import Config
+from asana_integration.connections import OUTCOME_CODES, Purpose, outcome_for_code
+from asana_integration.tenant_urls import TenantUrls
+
+PAGE_DIR = Path(__file__).resolve().parent / "page"
+API_BASE = "/asana/api"
+_PLACEHOLDER = re.compile(r"\{\{(NONCE|STYLE|SCRIPT|BOOTSTRAP_JSON)\}\}")
+
+
+@cache
+def _assets() -> tuple[str, str, str]:
+    return (
+        (PAGE_DIR / "index.html").read_text(encoding="utf-8"),
+        (PAGE_DIR / "settings.css").read_text(encoding="utf-8"),
+        (PAGE_DIR / "settings.js").read_text(encoding="utf-8"),
+    )
+
+
+def outcome_from_query(query: dict[str, str], urls: TenantUrls) -> dict[str, Any] | None:
+    """The outcome to show for ``?outcome=<code>[&purpose=…]``; unknown values are ignored, never echoed."""
+    code = query.get("outcome", "")
+    if code not in OUTCOME_CODES:
+        return None
+    message, fix = outcome_for_code(code, urls)
+    purpose = query.get("purpose", "")
+    return {
+        "code": code,
+        "message": message,
+        "fix": fix,
+        "purpose": purpose if purpose in {p.value for p in Purpose} else None,
+    }
+
+
+def render(config: Config, outcome: dict[str, Any] | None) -> tuple[str, dict[str, str]]:
+    """The page's HTML and its security headers (the caller sets the text/html content type)."""
+    template, style, script = _assets()
+    nonce = secrets.token_urlsafe(18)
+    bootstrap = {"api_base": API_BASE, "outcome": outcome, "dev_signin_url": config.dev_signin_url}
+    values = {"NONCE": nonce, "STYLE": style, "SCRIPT": script, "BOOTSTRAP_JSON": script_safe_json(bootstrap)}
+    # One pass: text substituted in (the script, the stylesheet) is never scanned for placeholders again.
+    html = _PLACEHOLDER.sub(lambda match: values[match.group(1)], template)
+    headers = {
+        "Cache-Control": "no-store",
+        "Content-Security-Policy": content_security_policy(nonce, config),
+        "Referrer-Policy": "no-referrer",
+        "X-Content-Type-Options": "nosniff",
+    }
+    return html, headers
+
+
+def content_security_policy(nonce: str, config: Config) -> str:
+    scheme = config.public_base_url.scheme
+    ancestors = " ".join(["'self'", *(f"{scheme}://{host}" for host in config.allowed_tenant_hosts)])
+    return (
+        f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; connect-src 'self'; "
+        f"img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors {ancestors}"
+    )
+
+
+def script_safe_json(value: Any) -> str:
+    """JSON that cannot end its ``<script>`` element early or open a comment in it."""
+    text = json.dumps(value, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
