@@ -22,7 +22,7 @@ from asana_integration.observability import logger, metrics
 from asana_integration.organization_settings import OrganizationSettingsService
 from asana_integration.settings_models import SettingsUpdate
 from asana_integration.verification_store import VerificationStore
-from asana_integration.web.resolver import create_resolver, current_caller, current_tenant_urls
+from asana_integration.web.resolver import create_resolver, current_caller, current_tenant_urls, refuse_unless_admin
 
 app = create_resolver()
 
@@ -96,4 +96,5 @@ def list_teams(workspace: WorkspaceGid, offset: Offset = None) -> dict[str, Any]
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    # Every route here is admin-only: refuse others before the resolver validates (and so describes) their input.
+    return refuse_unless_admin(event) or app.resolve(event, context)

@@ -8,6 +8,7 @@ which may be secrets.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -84,6 +85,26 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
 def error_response(error: IntegrationError) -> Response[str]:
     headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else None
     return json_response(error.status, error.to_body(), headers)
+
+
+def refuse_unless_admin(event: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The 401/403 answer for a caller who may not use an admin-only function, or ``None`` for an admin.
+
+    Powertools validates the body and query before any middleware runs, so without this check a member sending a
+    malformed request would learn about validation (422) instead of being refused (403). Checked before resolving.
+    """
+    claims = event.get("requestContext", {}).get("authorizer", {}).get("jwt", {}).get("claims")
+    try:
+        caller_from_claims(claims, get_config()).require_admin()
+    except IntegrationError as error:
+        logger.warning("request refused", extra={"error_code": error.code, "status": error.status})
+        return {
+            "statusCode": error.status,
+            "headers": {"Content-Type": content_types.APPLICATION_JSON, "Cache-Control": "no-store"},
+            "body": json.dumps(error.to_body(), separators=(",", ":")),
+            "isBase64Encoded": False,
+        }
+    return None
 
 
 def current_caller(app: APIGatewayHttpResolver) -> Caller:
