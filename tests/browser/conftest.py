@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import tempfile
@@ -102,15 +103,17 @@ def content_security_policy(nonce: str, frame_ancestors: str = "'self'") -> str:
 
 
 def render_page(bootstrap: dict[str, Any], nonce: str) -> str:
-    """Fill the template as functions/oauth_callback/settings_page.py does (JSON with '<' escaped for <script>)."""
+    """Fill the template as functions/oauth_callback/settings_page.py does: one pass, script-safe JSON."""
+    from functions.oauth_callback.settings_page import script_safe_json
+
+    values = {
+        "NONCE": nonce,
+        "STYLE": (PAGE_DIR / "settings.css").read_text(encoding="utf-8"),
+        "SCRIPT": (PAGE_DIR / "settings.js").read_text(encoding="utf-8"),
+        "BOOTSTRAP_JSON": script_safe_json(bootstrap),
+    }
     template = (PAGE_DIR / "index.html").read_text(encoding="utf-8")
-    bootstrap_json = json.dumps(bootstrap).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return (
-        template.replace("{{NONCE}}", nonce)
-        .replace("{{STYLE}}", (PAGE_DIR / "settings.css").read_text(encoding="utf-8"))
-        .replace("{{SCRIPT}}", (PAGE_DIR / "settings.js").read_text(encoding="utf-8"))
-        .replace("{{BOOTSTRAP_JSON}}", bootstrap_json)
-    )
+    return re.sub(r"\{\{(NONCE|STYLE|SCRIPT|BOOTSTRAP_JSON)\}\}", lambda match: values[match.group(1)], template)
 
 
 @dataclass

@@ -371,13 +371,30 @@ def test_oauth_outcome_is_shown_once_and_dropped_from_the_url(page: Page, mock_a
         "fix": "Add https://acme.expand.securedb.test/asana/settings (and the trailing slash variant) to Asana.",
         "purpose": "organization",
     }
-    open_page(page, mock_api, query="?outcome=redirect_uri_mismatch")
+    open_page(page, mock_api, query="?outcome=redirect_uri_mismatch&purpose=organization")
 
     notice = page.locator("#page-notice")
     expect(notice).to_contain_text("The organization was not connected to Asana.")
     expect(notice).to_contain_text("The 'redirect_uri' parameter does not match a valid url for the application.")
     expect(notice).to_contain_text("trailing slash variant")
     assert page.url == SETTINGS_URL
+
+
+def test_successful_oauth_outcome_is_shown_as_success(page: Page, mock_api: MockApi, console_errors):
+    admin_api(mock_api)
+    mock_api.bootstrap["outcome"] = {
+        "code": "connected",
+        "message": "Your Asana account is connected.",
+        "fix": "",
+        "purpose": "personal",
+    }
+    open_page(page, mock_api, query="?outcome=connected&purpose=personal")
+
+    success = page.locator("#page-notice .notice--success")
+    expect(success).to_contain_text("Your Asana account is connected.")
+    expect(success).not_to_contain_text("How to fix")
+    assert page.url == SETTINGS_URL
+    assert console_errors == []
 
 
 def test_token_from_the_embedding_parent_is_accepted_only_from_the_parent(

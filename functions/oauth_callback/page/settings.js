@@ -750,9 +750,7 @@
 
   function showOutcome(outcome) {
     if (!outcome || typeof outcome !== "object") { return; }
-    var code = String(outcome.code || "");
-    var success = /^(ok|success|connected)$|_connected$|^connected_/.test(code) ||
-      (!outcome.fix && !/error|denied|invalid|fail|mismatch|expired|missing|forged|replay/i.test(code));
+    var success = outcome.code === "connected";  // every other code is a failure that stored nothing
     var personal = outcome.purpose === "personal";
     notify("page-notice", {
       kind: success ? "success" : "error",
@@ -764,7 +762,7 @@
     });
     // Drop ?outcome (and anything OAuth left behind) so a reload or a shared link does not show it again.
     var url = new URL(window.location.href);
-    ["outcome", "code", "state", "error", "error_description"].forEach(function (p) { url.searchParams.delete(p); });
+    ["outcome", "purpose", "code", "state", "error", "error_description"].forEach(function (p) { url.searchParams.delete(p); });
     history.replaceState(history.state, "", url.pathname + url.search + url.hash);
   }
 
