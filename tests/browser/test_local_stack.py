@@ -38,7 +38,7 @@ def sign_in(page: Page, stack: Any, button: str) -> None:
     """The dev sign-in page sends the browser to the settings page with the token in the URL fragment."""
     page.goto(stack.urls.signin)
     page.get_by_role("button", name=button).click()
-    page.wait_for_url(f"{stack.urls.settings_page}*")
+    page.wait_for_url(f"{stack.urls.settings_page}**")
     # The page moves the token to sessionStorage and out of the address bar (and history) at once.
     expect(page).not_to_have_url(re.compile("token="))
 
@@ -165,14 +165,14 @@ def test_oauth_connect_through_the_consent_page_then_quick_actions_use_the_oauth
 
     # 2. Connect / Authorize opens the sandbox's consent page; approve as the demo admin.
     page.locator("#org-connect").click()
-    page.wait_for_url(f"{stack.urls.asana_oauth}*", timeout=TIMEOUT_MS)
+    page.wait_for_url(f"{stack.urls.asana_oauth}/**", timeout=TIMEOUT_MS)
     expect(page.get_by_role("heading", name="wants to access your Asana account")).to_be_visible()
     page.get_by_label("Signed in to Asana as").select_option(DEMO_ADMIN_USER_GID)
     page.screenshot(path=str(screenshot_dir / "stack-5-consent.png"), full_page=True)
     page.get_by_role("button", name="Allow").click()
 
     # 3. Back on the settings page (the callback's 302 and the page drop ?code, ?state and ?outcome), connected.
-    page.wait_for_url(f"{stack.urls.settings_page}*", timeout=TIMEOUT_MS)
+    page.wait_for_url(f"{stack.urls.settings_page}**", timeout=TIMEOUT_MS)
     expect(page.locator("#page-notice")).to_contain_text("connected", timeout=TIMEOUT_MS)
     expect(page.locator("#page-notice .notice--success")).to_be_visible()
     expect(page.locator("#connection-state")).to_have_text("Connected", timeout=TIMEOUT_MS)
