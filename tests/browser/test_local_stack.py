@@ -4,7 +4,8 @@ What a person does by hand after ``make run`` (README, "Try it"), clicked throug
 1. the demo admin saves the demo credentials with the PAT, sees "connected", and each Quick Action lists demo data;
 2. a member is refused the organization settings (403) and sees the admin note;
 3. without a PAT the organization requires a connection; Connect / Authorize goes through the sandbox's consent page
-   and back, connected via OAuth, and the Quick Actions then run on the OAuth token.
+   and back, connected via OAuth, and the Quick Actions then run on the OAuth token;
+4. a member connects their own Asana account the same way, then disconnects it (the token is revoked at Asana).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from playwright.sync_api import Page, expect
 
 from local.asana_sandbox.demo import (
@@ -22,6 +24,7 @@ from local.asana_sandbox.demo import (
     DEMO_APP_CLIENT_ID,
     DEMO_APP_CLIENT_SECRET,
     DEMO_PAT,
+    ORG_MEMBER_USER_GID,
     ORG_WORKSPACE_GID,
     ORG_WORKSPACE_NAME,
     PLAIN_WORKSPACE_NAME,
@@ -184,4 +187,44 @@ def test_oauth_connect_through_the_consent_page_then_quick_actions_use_the_oauth
     # 4. The Quick Actions run on the OAuth token (no PAT is saved).
     expect(page.locator("#pat-state")).to_have_text("Not set.")
     check_quick_actions(page)
+    assert console_errors == []
+
+
+def test_a_member_connects_and_disconnects_their_own_asana_account(
+    page: Page, stack: Any, screenshot_dir: Path, console_errors: list[str]
+):
+    # The organization's OAuth app is saved (by an admin, over the API) and its redirect URIs registered in Asana.
+    for uri in stack.urls.redirect_uris:
+        stack.sandbox.add_redirect_uri(DEMO_APP_CLIENT_ID, uri)
+    saved = requests.put(
+        f"{stack.urls.gateway}/asana/api/settings",
+        json={"client_id": DEMO_APP_CLIENT_ID, "client_secret": DEMO_APP_CLIENT_SECRET},
+        headers={"Authorization": f"Bearer {stack.token_for('admin')}"},
+        timeout=30,
+    )
+    assert saved.status_code == 200, saved.text
+
+    sign_in(page, stack, MEMBER_BUTTON)
+    personal = page.locator("#personal")
+    expect(page.locator("#personal-state")).to_have_text("Not connected", timeout=TIMEOUT_MS)
+    personal.get_by_role("button", name="Connect my Asana account").click()
+    page.wait_for_url(f"{stack.urls.asana_oauth}/**", timeout=TIMEOUT_MS)
+    page.get_by_label("Signed in to Asana as").select_option(ORG_MEMBER_USER_GID)
+    page.get_by_role("button", name="Allow").click()
+
+    page.wait_for_url(f"{stack.urls.settings_page}**", timeout=TIMEOUT_MS)
+    expect(page.locator("#page-notice .notice--success")).to_contain_text("Your Asana account is connected.")
+    expect(page.locator("#personal-state")).to_have_text("Connected", timeout=TIMEOUT_MS)
+    expect(page.locator("#personal-message")).to_contain_text("Connected as Blake Chen")
+    # Still a member: the organization's settings stay an admin's business.
+    expect(page.get_by_role("heading", name="Organization settings need an admin")).to_be_visible()
+    page.screenshot(path=str(screenshot_dir / "stack-7-member-personal-connected.png"), full_page=True)
+
+    revoked_before = len(stack.sandbox.revocations())
+    personal.get_by_role("button", name="Disconnect my Asana account").click()
+    page.get_by_role("dialog").get_by_role("button", name="Disconnect").click()
+    expect(page.locator("#personal-notice")).to_contain_text("Your Asana account was disconnected.")
+    expect(page.locator("#personal-state")).to_have_text("Not connected", timeout=TIMEOUT_MS)
+    revocations = stack.sandbox.revocations()[revoked_before:]
+    assert [(r.user_gid, r.via) for r in revocations] == [(ORG_MEMBER_USER_GID, "oauth_revoke")]
     assert console_errors == []
