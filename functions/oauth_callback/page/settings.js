@@ -211,7 +211,7 @@
     if (!notice) { return; }
     var box = el("div", "notice notice--" + (notice.kind || "info"));
     if (notice.title) { box.appendChild(el("p", "notice__title", notice.title)); }
-    if (notice.message) { box.appendChild(el("p", null, notice.message)); }
+    if (notice.message && notice.message !== notice.title) { box.appendChild(el("p", null, notice.message)); }
     if (notice.details && notice.details.length) {
       var list = el("ul", "notice__details");
       notice.details.forEach(function (d) {
