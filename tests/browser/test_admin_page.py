@@ -459,3 +459,29 @@ def test_screenshots_of_the_main_states(page: Page, mock_api: MockApi, screensho
     page.set_viewport_size({"width": 1100, "height": 900})
     page.screenshot(path=str(screenshot_dir / "mock-admin-dark.png"), full_page=False)
     assert console_errors == []
+
+
+def test_keyboard_only_skip_link_visible_focus_and_enter_submits(page: Page, mock_api: MockApi, console_errors):
+    admin_api(mock_api)
+    mock_api.on("PUT /settings", 200, STATUS)
+    open_page(page, mock_api)
+    expect(page.locator("#connection-state")).to_have_text("Connected")
+
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to content")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_in_viewport()
+    page.keyboard.press("Enter")
+    expect(page.locator("#main")).to_be_focused()
+
+    # Tab reaches the form; the focused control has a visible focus ring.
+    client_id = page.get_by_label("Asana Client ID")
+    for _ in range(10):
+        page.keyboard.press("Tab")
+        if client_id.evaluate("el => el === document.activeElement"):
+            break
+    expect(client_id).to_be_focused()
+    assert client_id.evaluate("el => getComputedStyle(el).outlineStyle") == "solid"
+    page.keyboard.press("Enter")  # implicit submission
+    expect(page.locator("#form-notice")).to_contain_text("Saved. Connected to Asana.")
+    assert console_errors == []
