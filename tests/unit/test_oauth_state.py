@@ -1,0 +1,112 @@
+"""The OAuth state: random, stored only as a hash, single-use, and checked for expiry despite DynamoDB's lazy TTL."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import boto3
+import pytest
+
+from asana_integration.config import get_config
+from asana_integration.oauth_state import OAuthStateStore, StateExpired, StateRejected
+from local.template import ttl_attribute
+from tests import log_audit
+
+
+class Clock:
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def states(aws, clock) -> OAuthStateStore:
+    table = boto3.resource("dynamodb").Table(get_config().table_name)
+    return OAuthStateStore(table, ttl_seconds=600, clock=clock)
+
+
+def issue(states: OAuthStateStore, **overrides: str) -> str:
+    state = states.new_state()
+    log_audit.remember(state)
+    fields = {
+        "org_id": "org-a",
+        "user_id": "admin-a",
+        "purpose": "organization",
+        "redirect_uri": "https://expand.securedb.io/asana/settings",
+        "code_verifier": "v" * 86,
+    }
+    fields.update(overrides)
+    states.save(state, **fields)
+    return state
+
+
+def scan() -> list[dict]:
+    return boto3.client("dynamodb").scan(TableName=get_config().table_name)["Items"]
+
+
+def test_a_state_is_random_and_long():
+    first, second = OAuthStateStore.new_state(), OAuthStateStore.new_state()
+    assert first != second
+    assert len(first) >= 43  # 256 bits
+
+
+def test_consuming_returns_who_started_it_and_how(states):
+    state = issue(states)
+
+    pending = states.consume(state)
+
+    assert (pending.org_id, pending.user_id, pending.purpose) == ("org-a", "admin-a", "organization")
+    assert pending.redirect_uri == "https://expand.securedb.io/asana/settings"
+    assert pending.code_verifier == "v" * 86
+    assert "v" * 86 not in repr(pending)
+
+
+def test_only_the_hash_of_the_state_is_stored_with_a_ttl(states, clock):
+    state = issue(states)
+
+    (item,) = scan()
+    assert item["pk"]["S"] == "OAUTH_STATE#" + hashlib.sha256(state.encode()).hexdigest()
+    assert state not in json.dumps(item)
+    assert ttl_attribute() == "expires_at"
+    assert int(item["expires_at"]["N"]) == int(clock.now) + 600
+
+
+def test_a_state_can_be_used_once(states):
+    state = issue(states)
+    states.consume(state)
+
+    with pytest.raises(StateRejected) as replay:
+        states.consume(state)
+
+    assert replay.value.reason == "invalid_state"
+    assert scan() == []
+
+
+@pytest.mark.parametrize("forged", ["", "x", "a" * 43, "a" * 10_000])
+def test_a_forged_state_is_rejected(states, forged):
+    issue(states)
+
+    with pytest.raises(StateRejected) as rejected:
+        states.consume(forged)
+
+    assert rejected.value.reason == "invalid_state"
+    assert len(scan()) == 1, "a forged state must not disturb real ones"
+
+
+def test_an_expired_state_is_rejected_even_before_dynamodb_deletes_it(states, clock):
+    state = issue(states)
+    clock.now += 601  # the TTL has passed but the item is still there (TTL deletion is lazy)
+
+    with pytest.raises(StateExpired) as expired:
+        states.consume(state)
+
+    assert expired.value.reason == "state_expired"
+    assert scan() == [], "an expired state is burnt too"
