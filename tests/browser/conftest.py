@@ -22,6 +22,12 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, Route, sync_playwright
 
+# The session-scoped local stack of the end-to-end tests (gateway, functions, moto, sandbox, dev sign-in). Imported, it
+# is a fixture of this directory too. pytest caches a fixture per conftest that defines it, so a run of both tests/e2e
+# and tests/browser starts a second stack for the browser tests while the first sits idle (they run after the e2e
+# tests); each restores the environment it replaced when it stops. Defined in tests/conftest.py, it would be one.
+from tests.e2e.conftest import local_stack  # noqa: F401
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -191,10 +197,7 @@ def mock_api(page: Page) -> MockApi:
 # ------------------------------------------------------------------------------------------------- local stack --
 
 
-@pytest.fixture(scope="session")
-def stack() -> Iterator[Any]:
-    """The whole local stack on ephemeral ports, shared by the session's browser tests."""
-    from local.stack import LocalStack
-
-    with LocalStack(run_schedules=False, log_level="WARNING") as running:
-        yield running
+@pytest.fixture
+def stack(request: pytest.FixtureRequest) -> Any:
+    """The running ``LocalStack`` (urls, sandbox, token_for) behind the end-to-end tests' ``local_stack`` fixture."""
+    return request.getfixturevalue("local_stack").stack
