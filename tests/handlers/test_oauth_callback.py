@@ -1,0 +1,509 @@
+"""The oauth_callback function end to end: real HTTP API events into ``lambda_handler``, moto from the template, and
+the Asana sandbox over loopback playing Asana (its consent page is driven the way a browser submits it)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import boto3
+import pytest
+import requests
+
+from asana_integration.config import get_config
+from asana_integration.credentials import CredentialStore, OrgCredentials
+from asana_integration.errors import (
+    SEED_AUTH_FAILED,
+    SEED_NO_SCOPES,
+    SEED_REDIRECT_URI_MISMATCH,
+    AsanaAuthenticationFailed,
+)
+from asana_integration.identity import Caller
+from asana_integration.tenant_urls import TenantUrls
+from local.asana_sandbox import demo
+from tests import log_audit
+from tests.events import LambdaContext, claims_for, http_event
+from tests.handlers.conftest import _reset, function_module
+
+HOST = "expand.securedb.io"
+SETTINGS_URL = f"https://{HOST}/asana/settings"
+URLS = TenantUrls(base_url=f"https://{HOST}")
+ADMIN = Caller(org_id="org-a", user_id="admin-a", is_admin=True)
+MEMBER = Caller(org_id="org-a", user_id="member-a", is_admin=False)
+# Modules that create the Powertools logger/metrics are imported inside tests, not at collection: Metrics reads its
+# namespace from the environment when created, and conftest sets that environment per test.
+
+
+@pytest.fixture
+def oauth(aws_with_sandbox, sandbox):
+    module = function_module("oauth_callback")
+    _reset(module)
+    for suffix in ("", "/"):
+        sandbox.add_redirect_uri(demo.DEMO_APP_CLIENT_ID, SETTINGS_URL + suffix)
+        sandbox.add_redirect_uri(demo.NO_SCOPES_APP_CLIENT_ID, SETTINGS_URL + suffix)
+    save_credentials("org-a")
+    yield module
+    _reset(module)
+
+
+def save_credentials(org_id: str, client_id: str = demo.DEMO_APP_CLIENT_ID, secret: str = demo.DEMO_APP_CLIENT_SECRET):
+    CredentialStore(get_config()).save(org_id, OrgCredentials(client_id=client_id, client_secret=secret))
+
+
+def invoke(
+    module,
+    method: str,
+    path: str,
+    *,
+    org: str = "org-a",
+    user: str = "admin-a",
+    admin: bool = True,
+    anonymous: bool = False,
+    query: dict[str, str] | None = None,
+    body: Any = None,
+    host: str = HOST,
+) -> dict[str, Any]:
+    event = http_event(
+        method,
+        path,
+        claims=None if anonymous else claims_for(org, user, admin=admin),
+        query=query,
+        body=body,
+        headers={"host": host},
+    )
+    return module.lambda_handler(event, LambdaContext())
+
+
+def api(module, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+    response = invoke(module, method, path, **kwargs)
+    return response["statusCode"], json.loads(response["body"])
+
+
+def consent(sandbox, connect_url: str, decision: str = "approve", user_gid: str = demo.DEMO_ADMIN_USER_GID):
+    """Submit the sandbox's consent form; return Asana's redirect back to us (path, query), not yet followed."""
+    params = {k: v[0] for k, v in parse_qs(urlsplit(connect_url).query).items()}
+    answer = requests.post(
+        f"{sandbox.oauth_base_url}/oauth_authorize",
+        data={**params, "decision": decision, "user_gid": user_gid},
+        allow_redirects=False,
+        timeout=5,
+    )
+    assert answer.status_code == 302, answer.text
+    location = urlsplit(answer.headers["Location"])
+    assert f"{location.scheme}://{location.netloc}" == f"https://{HOST}"
+    query = {k: v[0] for k, v in parse_qs(location.query).items()}
+    log_audit.remember(query.get("code"), query.get("state"))
+    return location.path, query
+
+
+def callback(module, path: str, query: dict[str, str]) -> dict[str, Any]:
+    """Asana's redirect reaching the public route: no JWT."""
+    return invoke(module, "GET", path, anonymous=True, query=query)
+
+
+def outcome_of(response: dict[str, Any]) -> dict[str, list[str]]:
+    assert response["statusCode"] == 302
+    location = response["headers"]["Location"]
+    assert location.startswith(SETTINGS_URL + "?")
+    return parse_qs(urlsplit(location).query)
+
+
+def connect_flow(module, sandbox, *, purpose: str, user: str = "admin-a", admin: bool = True, **consent_kwargs):
+    status, body = api(module, "POST", "/asana/api/connect", user=user, admin=admin, body={"purpose": purpose})
+    assert status == 200, body
+    path, query = consent(sandbox, body["connect_url"], **consent_kwargs)
+    return callback(module, path, query), query
+
+
+def table_items() -> list[dict[str, Any]]:
+    return boto3.client("dynamodb").scan(TableName=get_config().table_name)["Items"]
+
+
+def connection_items() -> list[dict[str, Any]]:
+    return [item for item in table_items() if item["sk"]["S"].startswith("CONNECTION#")]
+
+
+# --- connecting -----------------------------------------------------------------------------------------------------
+
+
+def test_an_admin_connects_the_organization_and_quick_actions_then_run_on_the_oauth_token(oauth, sandbox):
+    status, body = api(oauth, "POST", "/asana/api/connect", body={"purpose": "organization"})
+    assert status == 200
+    url = urlsplit(body["connect_url"])
+    params = parse_qs(url.query)
+    assert f"{url.scheme}://{url.netloc}{url.path}" == f"{sandbox.oauth_base_url}/oauth_authorize"
+    assert params["redirect_uri"] == [SETTINGS_URL]
+    assert params["scope"] == ["default"]
+    assert params["code_challenge_method"] == ["S256"]
+
+    path, query = consent(sandbox, body["connect_url"])
+    response = callback(oauth, path, query)
+
+    assert outcome_of(response) == {"outcome": ["connected"], "purpose": ["organization"]}
+    assert query["code"] not in response["headers"]["Location"]
+    assert response["headers"]["Referrer-Policy"] == "no-referrer"
+    status, connection = api(oauth, "GET", "/asana/api/connection", query={"purpose": "organization"})
+    assert status == 200
+    assert connection["status"] == "connected"
+    assert connection["asana_user"] == {
+        "gid": demo.DEMO_ADMIN_USER_GID,
+        "name": demo.DEMO_ADMIN_NAME,
+        "email": demo.DEMO_ADMIN_EMAIL,
+    }
+    assert connection["connected_by"] == "admin-a"
+
+    # Seed Step 5: without a PAT, verification and the Quick Actions use the admin's OAuth token.
+    settings = function_module("settings")
+    _reset(settings)
+    workspaces = api(settings, "GET", "/asana/api/workspaces")
+    assert workspaces[0] == 200
+    assert workspaces[1]["mode"] == "oauth"
+    assert demo.ORG_WORKSPACE_GID in {w["gid"] for w in workspaces[1]["data"]}
+
+
+def test_a_member_connects_their_own_account(oauth, sandbox):
+    response, _ = connect_flow(
+        oauth, sandbox, purpose="personal", user="member-a", admin=False, user_gid=demo.ORG_MEMBER_USER_GID
+    )
+
+    assert outcome_of(response) == {"outcome": ["connected"], "purpose": ["personal"]}
+    status, connection = api(oauth, "GET", "/asana/api/connection", user="member-a", admin=False)
+    assert status == 200
+    assert (connection["purpose"], connection["status"]) == ("personal", "connected")
+    assert connection["asana_user"]["gid"] == demo.ORG_MEMBER_USER_GID
+    # Someone else's personal connection is theirs alone.
+    assert api(oauth, "GET", "/asana/api/connection", user="member-b", admin=False)[1]["status"] == "not_connected"
+
+
+def test_connect_defaults_to_personal_when_the_body_is_empty(oauth, sandbox):
+    status, body = api(oauth, "POST", "/asana/api/connect", user="member-a", admin=False)
+    assert status == 200
+    path, query = consent(sandbox, body["connect_url"])
+
+    assert outcome_of(callback(oauth, path, query))["purpose"] == ["personal"]
+
+
+def test_a_denied_consent_stores_nothing_and_says_so(oauth, sandbox):
+    response, _ = connect_flow(oauth, sandbox, purpose="organization", decision="deny")
+
+    assert outcome_of(response)["outcome"] == ["access_denied"]
+    assert connection_items() == []
+
+
+# --- what the callback rejects --------------------------------------------------------------------------------------
+
+
+def test_a_replayed_callback_is_rejected_and_the_code_is_not_exchanged_twice(oauth, sandbox):
+    response, query = connect_flow(oauth, sandbox, purpose="organization")
+    assert outcome_of(response)["outcome"] == ["connected"]
+    before = connection_items()
+
+    replay = callback(oauth, "/asana/settings", query)
+
+    assert outcome_of(replay) == {"outcome": ["invalid_state"]}
+    assert sandbox.grant_count("authorization_code") == 1
+    assert connection_items() == before
+
+
+def test_a_forged_state_is_rejected_and_nothing_is_stored(oauth, sandbox):
+    _, body = api(oauth, "POST", "/asana/api/connect", body={"purpose": "organization"})
+    path, query = consent(sandbox, body["connect_url"])
+
+    forged = callback(oauth, path, {**query, "state": "forged-" + query["state"][7:]})
+
+    assert outcome_of(forged) == {"outcome": ["invalid_state"]}
+    assert sandbox.grant_count("authorization_code") == 0
+    assert connection_items() == []
+
+
+def test_an_expired_state_is_rejected_and_nothing_is_stored(oauth, sandbox):
+    _, body = api(oauth, "POST", "/asana/api/connect", body={"purpose": "organization"})
+    path, query = consent(sandbox, body["connect_url"])
+    # The TTL passed but DynamoDB has not deleted the item yet (its TTL deletion is lazy).
+    table = boto3.resource("dynamodb").Table(get_config().table_name)
+    (state_item,) = [i for i in table.scan()["Items"] if i["sk"] == "OAUTH_STATE"]
+    table.update_item(
+        Key={"pk": state_item["pk"], "sk": "OAUTH_STATE"},
+        UpdateExpression="SET expires_at = :past",
+        ExpressionAttributeValues={":past": int(state_item["created_at"]) - 1},
+    )
+
+    response = callback(oauth, path, query)
+
+    assert outcome_of(response)["outcome"] == ["state_expired"]
+    assert sandbox.grant_count("authorization_code") == 0
+    assert connection_items() == []
+
+
+def test_a_callback_on_another_url_than_the_state_was_issued_for_is_rejected(oauth, sandbox):
+    _, body = api(oauth, "POST", "/asana/api/connect", body={"purpose": "organization"})
+    _, query = consent(sandbox, body["connect_url"])
+
+    # Issued for /asana/settings; arriving on the trailing-slash variant is not the redirect URI Asana was given.
+    response = callback(oauth, "/asana/settings/", query)
+
+    assert outcome_of(response)["outcome"] == ["redirect_uri_mismatch"]
+    assert connection_items() == []
+
+
+def test_an_unregistered_redirect_uri_gives_the_seeds_message_with_the_tenants_exact_uris(oauth, sandbox):
+    save_credentials("org-t")
+
+    status, body = api(
+        oauth,
+        "POST",
+        "/asana/api/connect",
+        org="org-t",
+        body={"purpose": "organization"},
+        host="acme.expand.securedb.io",
+    )
+
+    assert status == 409
+    assert body["error"]["code"] == "redirect_uri_mismatch"
+    assert body["error"]["message"] == SEED_REDIRECT_URI_MISMATCH
+    assert "https://acme.expand.securedb.io/asana/settings " in body["error"]["fix"]
+    assert "https://acme.expand.securedb.io/asana/settings/" in body["error"]["fix"]
+    assert [i for i in table_items() if i["sk"]["S"] == "OAUTH_STATE"] == [], "nothing stored"
+
+
+def test_an_app_without_scopes_gives_the_seeds_message_at_connect_and_on_the_redirect(oauth, sandbox):
+    save_credentials("org-a", demo.NO_SCOPES_APP_CLIENT_ID, demo.NO_SCOPES_APP_CLIENT_SECRET)
+
+    status, body = api(oauth, "POST", "/asana/api/connect", body={"purpose": "organization"})
+    assert status == 409
+    assert body["error"]["message"] == SEED_NO_SCOPES
+
+    # Had the browser gone to Asana anyway, its error redirect shows the same message and stores nothing.
+    connect_url = oauth.connection_service().start_connect(ADMIN, oauth.Purpose.ORGANIZATION, URLS)
+    answer = requests.get(connect_url, allow_redirects=False, timeout=5)
+    location = urlsplit(answer.headers["Location"])
+    response = callback(oauth, location.path, {k: v[0] for k, v in parse_qs(location.query).items()})
+    assert outcome_of(response)["outcome"] == ["no_scopes"]
+    page = invoke(oauth, "GET", "/asana/settings", anonymous=True, query={"outcome": "no_scopes"})
+    assert bootstrap_of(page)["outcome"]["message"] == SEED_NO_SCOPES
+    assert connection_items() == []
+
+
+def test_connect_without_saved_credentials_is_409_with_a_fix(oauth):
+    status, body = api(oauth, "POST", "/asana/api/connect", org="org-new", body={"purpose": "organization"})
+
+    assert status == 409
+    assert body["error"]["code"] == "requires_connection"
+    assert "Client ID" in body["error"]["fix"]
+
+
+@pytest.mark.parametrize(
+    ("body", "query"),
+    [({"purpose": "admin"}, None), ({"purpose": "personal", "org_id": "org-b"}, None), ("{not json", None)],
+)
+def test_bad_connect_input_is_a_4xx_json_error_and_stores_nothing(oauth, body, query):
+    status, answer = api(oauth, "POST", "/asana/api/connect", body=body)
+
+    assert 400 <= status < 500
+    assert set(answer["error"]) >= {"code", "message", "fix"}
+    assert table_items() == []
+
+
+def test_a_bad_purpose_on_the_connection_routes_is_422(oauth):
+    assert api(oauth, "GET", "/asana/api/connection", query={"purpose": "everyone"})[0] == 422
+    assert api(oauth, "DELETE", "/asana/api/connection", query={"purpose": "everyone"})[0] == 422
+
+
+# --- who may see and change what ------------------------------------------------------------------------------------
+
+
+def test_a_member_cannot_touch_the_organization_connection(oauth, sandbox):
+    connect_flow(oauth, sandbox, purpose="organization")
+    before = connection_items()
+
+    for method, path, kwargs in [
+        ("POST", "/asana/api/connect", {"body": {"purpose": "organization"}}),
+        ("GET", "/asana/api/connection", {"query": {"purpose": "organization"}}),
+        ("DELETE", "/asana/api/connection", {"query": {"purpose": "organization"}}),
+    ]:
+        status, body = api(oauth, method, path, user="member-a", admin=False, **kwargs)
+        assert status == 403, (method, path)
+        assert body["error"]["code"] == "admin_required"
+
+    assert connection_items() == before
+    assert sandbox.revocations() == []
+
+
+def test_another_organization_cannot_see_or_remove_the_first_ones_connection(oauth, sandbox):
+    connect_flow(oauth, sandbox, purpose="organization")
+    save_credentials("org-b")
+
+    status, body = api(
+        oauth, "GET", "/asana/api/connection", org="org-b", user="admin-b", query={"purpose": "organization"}
+    )
+    assert (status, body["status"]) == (200, "not_connected")
+    assert (
+        api(oauth, "DELETE", "/asana/api/connection", org="org-b", user="admin-b", query={"purpose": "organization"})[0]
+        == 404
+    )
+
+    assert api(oauth, "GET", "/asana/api/connection", query={"purpose": "organization"})[1]["status"] == "connected"
+    assert sandbox.revocations() == []
+
+
+# --- status, reconnect and disconnect -------------------------------------------------------------------------------
+
+
+def test_a_revoked_refresh_token_shows_needs_reconnect_with_the_seeds_message_and_a_connect_url(oauth, sandbox):
+    connect_flow(oauth, sandbox, purpose="personal", user="member-a", admin=False)
+    sandbox.revoke_refresh_tokens()
+    sandbox.expire_access_tokens()
+    service = oauth.connection_service()
+    credentials = CredentialStore(get_config()).get("org-a")
+    source, _ = service.personal_token_source(MEMBER, credentials)
+    from asana_integration.asana.client import AsanaClient
+
+    with pytest.raises(AsanaAuthenticationFailed) as failed:
+        AsanaClient(source, get_config()).me()
+    assert failed.value.message == SEED_AUTH_FAILED
+
+    status, body = api(oauth, "GET", "/asana/api/connection", user="member-a", admin=False)
+
+    assert status == 200
+    assert body["status"] == "needs_reconnect"
+    assert body["message"] == SEED_AUTH_FAILED
+    assert parse_qs(urlsplit(body["connect_url"]).query)["redirect_uri"] == [SETTINGS_URL]
+    assert sandbox.grant_count("refresh_token") == 1
+
+
+def test_disconnect_revokes_at_asana_then_deletes_the_tokens(oauth, sandbox):
+    connect_flow(oauth, sandbox, purpose="personal", user="member-a", admin=False)
+
+    status, body = api(oauth, "DELETE", "/asana/api/connection", user="member-a", admin=False)
+
+    assert (status, body) == (200, {"disconnected": True, "revoked": True})
+    assert [(r.client_id, r.via) for r in sandbox.revocations()] == [(demo.DEMO_APP_CLIENT_ID, "oauth_revoke")]
+    assert sandbox.state.store.live_refresh_tokens(client_id=demo.DEMO_APP_CLIENT_ID) == []
+    assert connection_items() == []
+    assert api(oauth, "DELETE", "/asana/api/connection", user="member-a", admin=False)[0] == 404
+
+
+def test_disconnect_still_deletes_when_asana_cannot_be_reached(oauth, sandbox):
+    connect_flow(oauth, sandbox, purpose="organization")
+    sandbox.inject_errors(count=1, status=503, path_prefix="/-/oauth_revoke")
+
+    status, body = api(oauth, "DELETE", "/asana/api/connection", query={"purpose": "organization"})
+
+    assert status == 200
+    assert body["revoked"] is False
+    assert "My Settings" in body["message"]
+    assert connection_items() == []
+
+
+def test_disconnecting_the_organization_revokes_every_connection_of_it_only(oauth, sandbox):
+    connect_flow(oauth, sandbox, purpose="organization")
+    connect_flow(oauth, sandbox, purpose="personal", user="member-a", admin=False, user_gid=demo.ORG_MEMBER_USER_GID)
+    save_credentials("org-b")
+    _, org_b = api(oauth, "POST", "/asana/api/connect", org="org-b", user="admin-b", body={})
+    path, query = consent(sandbox, org_b["connect_url"])
+    callback(oauth, path, query)
+
+    removed = oauth.connection_service().disconnect_organization("org-a", CredentialStore(get_config()).get("org-a"))
+
+    assert removed == 2
+    assert len(sandbox.revocations()) == 2
+    assert [i["pk"]["S"] for i in connection_items()] == ["ORG#org-b"]
+
+
+def test_reconnecting_replaces_the_connection_and_revokes_the_previous_grant(oauth, sandbox):
+    connect_flow(oauth, sandbox, purpose="organization")
+    connect_flow(oauth, sandbox, purpose="organization")
+
+    assert len(connection_items()) == 1
+    assert len(sandbox.revocations()) == 1
+    assert len(sandbox.state.store.live_refresh_tokens(client_id=demo.DEMO_APP_CLIENT_ID)) == 1
+
+
+# --- tokens at rest -------------------------------------------------------------------------------------------------
+
+
+def test_a_token_item_read_without_kms_reveals_no_token(oauth, sandbox):
+    connect_flow(oauth, sandbox, purpose="organization")
+    connect_flow(oauth, sandbox, purpose="personal", user="member-a", admin=False, user_gid=demo.ORG_MEMBER_USER_GID)
+    store = sandbox.state.store
+    secrets = [*store.access_tokens, *store.refresh_tokens]
+    assert len(secrets) >= 4
+
+    dump = json.dumps(table_items(), default=str)
+    raw = boto3.client("dynamodb").scan(TableName=get_config().table_name)["Items"]
+    binary = b"".join(v["B"] for item in raw for v in item.values() if "B" in v)
+
+    for token in secrets:
+        assert token not in dump
+        assert token.encode() not in binary
+    assert {"access_token", "refresh_token"} <= set(connection_items()[0])
+
+
+def test_a_token_ciphertext_moved_to_another_organization_does_not_decrypt(oauth, sandbox):
+    connect_flow(oauth, sandbox, purpose="organization")
+    (item,) = connection_items()
+    kms = boto3.client("kms")
+
+    with pytest.raises(kms.exceptions.InvalidCiphertextException):
+        kms.decrypt(
+            CiphertextBlob=item["access_token"]["B"],
+            EncryptionContext={"org_id": "org-b", "user_id": "*organization*", "field": "access_token"},
+        )
+
+
+# --- the admin page -------------------------------------------------------------------------------------------------
+
+
+def bootstrap_of(response: dict[str, Any]) -> dict[str, Any]:
+    match = re.search(r'<script type="application/json" id="bootstrap" nonce="[^"]+">(.*?)</script>', response["body"])
+    assert match, "bootstrap JSON not found"
+    return json.loads(match.group(1))
+
+
+@pytest.mark.parametrize("path", ["/asana/settings", "/asana/settings/"])
+def test_the_page_is_served_with_a_strict_per_response_csp(oauth, path):
+    first = invoke(oauth, "GET", path, anonymous=True)
+    second = invoke(oauth, "GET", path, anonymous=True)
+
+    assert first["statusCode"] == 200
+    headers = first["headers"]
+    assert headers["Content-Type"].startswith("text/html")
+    assert headers["Cache-Control"] == "no-store"
+    assert headers["Referrer-Policy"] == "no-referrer"
+    csp = headers["Content-Security-Policy"]
+    nonce = re.search(r"script-src 'nonce-([^']+)'", csp).group(1)
+    assert f"style-src 'nonce-{nonce}'" in csp
+    assert "default-src 'none'" in csp
+    assert "frame-ancestors 'self' https://expand.securedb.io https://*.expand.securedb.io" in csp
+    assert first["body"].count(f'nonce="{nonce}"') == 3
+    assert "{{" not in first["body"]
+    assert nonce not in second["headers"]["Content-Security-Policy"]
+    assert bootstrap_of(first) == {"api_base": "/asana/api", "outcome": None, "dev_signin_url": None}
+
+
+def test_the_page_shows_an_outcome_from_its_code_with_the_tenants_uris(oauth):
+    page = invoke(
+        oauth,
+        "GET",
+        "/asana/settings",
+        anonymous=True,
+        query={"outcome": "redirect_uri_mismatch", "purpose": "organization"},
+        host="acme.expand.securedb.io",
+    )
+
+    outcome = bootstrap_of(page)["outcome"]
+    assert outcome["code"] == "redirect_uri_mismatch"
+    assert outcome["message"] == SEED_REDIRECT_URI_MISMATCH
+    assert "https://acme.expand.securedb.io/asana/settings/" in outcome["fix"]
+    assert outcome["purpose"] == "organization"
+
+
+def test_the_page_never_echoes_unknown_outcomes(oauth):
+    page = invoke(
+        oauth, "GET", "/asana/settings", anonymous=True, query={"outcome": "</script><script>alert(1)", "purpose": "x"}
+    )
+
+    assert bootstrap_of(page)["outcome"] is None
+    assert "alert(1)" not in page["body"]
