@@ -112,7 +112,8 @@ class DevIdentityProvider:
         identities: Iterable[DemoIdentity] = DEMO_IDENTITIES,
         token_ttl_seconds: int = DEFAULT_TOKEN_TTL_SECONDS,
     ) -> None:
-        self.issuer = issuer.rstrip("/")
+        self.issuer = issuer  # exactly as the authorizer is configured: "iss" is compared as a string
+        self._base_url = issuer.rstrip("/")
         self.audience = audience
         self.signed_in_url = signed_in_url  # where a browser lands after choosing an identity
         self.claim_names = claim_names or ClaimNames.from_template()
@@ -132,7 +133,7 @@ class DevIdentityProvider:
 
     @property
     def jwks_url(self) -> str:
-        return f"{self.issuer}/.well-known/jwks.json"
+        return f"{self._base_url}/.well-known/jwks.json"
 
     def claims_for(
         self, identity: str | DemoIdentity, *, now: int | None = None, ttl_seconds: int | None = None
@@ -210,8 +211,8 @@ class DevIdentityProvider:
         return {
             "issuer": self.issuer,
             "jwks_uri": self.jwks_url,
-            "authorization_endpoint": f"{self.issuer}/",
-            "token_endpoint": f"{self.issuer}/token",
+            "authorization_endpoint": f"{self._base_url}/",
+            "token_endpoint": f"{self._base_url}/token",
             "response_types_supported": ["token"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
