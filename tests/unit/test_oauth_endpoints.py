@@ -134,12 +134,9 @@ def test_secrets_never_show_in_reprs():
 
 def test_an_unregistered_redirect_uri_is_caught_before_the_browser_goes_to_asana(endpoints):
     tenant = TenantUrls(base_url="https://acme.expand.securedb.io")
-    url = endpoints.authorize_url(
-        client_id=DEMO.client_id, redirect_uri=tenant.redirect_uri, state="s", code_challenge="c" * 43
-    )
 
     with pytest.raises(RedirectUriMismatch) as mismatch:
-        endpoints.check_authorize_url(url, tenant)
+        endpoints.check_authorize(client_id=DEMO.client_id, urls=tenant)
 
     assert mismatch.value.message == SEED_REDIRECT_URI_MISMATCH
     assert "https://acme.expand.securedb.io/asana/settings " in mismatch.value.fix
@@ -149,21 +146,16 @@ def test_an_unregistered_redirect_uri_is_caught_before_the_browser_goes_to_asana
 def test_an_app_without_scopes_is_caught_with_the_seeds_message(endpoints, sandbox):
     for uri in URLS.redirect_uris:
         sandbox.add_redirect_uri(demo.NO_SCOPES_APP_CLIENT_ID, uri)
-    url = endpoints.authorize_url(
-        client_id=demo.NO_SCOPES_APP_CLIENT_ID, redirect_uri=URLS.redirect_uri, state="s", code_challenge="c" * 43
-    )
-
     with pytest.raises(NoScopesRegistered) as no_scopes:
-        endpoints.check_authorize_url(url, URLS)
+        endpoints.check_authorize(client_id=demo.NO_SCOPES_APP_CLIENT_ID, urls=URLS)
 
     assert no_scopes.value.message == SEED_NO_SCOPES
 
 
-def test_a_correct_authorize_url_passes_the_check(endpoints):
-    url = endpoints.authorize_url(
-        client_id=DEMO.client_id, redirect_uri=URLS.redirect_uri, state="s", code_challenge="c" * 43
-    )
-    endpoints.check_authorize_url(url, URLS)
+def test_a_correct_client_and_redirect_uri_pass_the_check_and_store_nothing_at_asana(endpoints, sandbox):
+    endpoints.check_authorize(client_id=DEMO.client_id, urls=URLS)
+
+    assert sandbox.state.store.codes == {}
 
 
 # --- code exchange ------------------------------------------------------------------------------------------------

@@ -230,7 +230,7 @@ class ConnectionService:
         """The Asana authorize URL for ``caller`` to connect ``purpose``; a pending state is stored for the callback.
 
         With ``check_with_asana`` (the Connect button) the URL is first shown to Asana (see
-        ``OAuthEndpoints.check_authorize_url``), so an unregistered redirect URI fails here with the seed's message
+        ``OAuthEndpoints.check_authorize``), so an unregistered redirect URI fails here with the seed's message
         and the tenant's exact URIs instead of stranding the admin on Asana's plain-text error page. Nothing is
         stored when that check fails. Off by default: a status page that merely offers a link should not call Asana.
         """
@@ -243,13 +243,13 @@ class ConnectionService:
                 "An administrator must open the Asana settings, paste the Client ID and Client Secret from the Asana "
                 "Developer Console (your app → OAuth) and click Save Asana Settings. Then Connect works.",
             )
+        if check_with_asana:
+            self._endpoints.check_authorize(client_id=credentials.client_id, urls=urls)
         pkce = Pkce.generate()
         state = self._states.new_state()
         url = self._endpoints.authorize_url(
             client_id=credentials.client_id, redirect_uri=urls.redirect_uri, state=state, code_challenge=pkce.challenge
         )
-        if check_with_asana:
-            self._endpoints.check_authorize_url(url, urls)
         self._states.save(
             state,
             org_id=caller.org_id,

@@ -200,14 +200,23 @@ class OAuthEndpoints:
         # quote (not quote_plus): Asana's docs ask for spaces in `scope` as %20.
         return f"{self.authorize_endpoint}?{urlencode(params, quote_via=quote)}"
 
-    def check_authorize_url(self, url: str, urls: TenantUrls) -> None:
-        """Ask Asana's authorize endpoint about ``url`` before sending a browser there.
+    def check_authorize(self, *, client_id: str, urls: TenantUrls) -> None:
+        """Ask Asana's authorize endpoint about the client id and redirect URI before sending a browser there.
 
         Asana answers a wrong client id or redirect URI with a plain-text page and no redirect, so the admin would be
         stranded on Asana without the seed's fix. A GET without following redirects shows that error to us instead.
         Any other answer (a sign-in page, a redirect) means "go ahead": only recognised errors are raised, and only
         the connectivity failure every later OAuth call would hit too.
+
+        The probe carries a throwaway state and challenge, never the real ones: an HTTP library's debug log of the
+        request line must not hold a live state.
         """
+        url = self.authorize_url(
+            client_id=client_id,
+            redirect_uri=urls.redirect_uri,
+            state=secrets.token_urlsafe(16),
+            code_challenge=Pkce.generate().challenge,
+        )
         response = send(
             self._session,
             "GET",
