@@ -158,6 +158,7 @@ def test_save_sends_only_what_was_typed_clears_the_secrets_and_shows_the_verific
     open_page(page, mock_api)
 
     expect(page.locator("#connection-state")).to_have_text("Not configured")
+    expect(page.get_by_role("button", name="Disconnect organization…")).to_be_hidden()  # nothing saved yet
     page.get_by_label("Asana Client ID").fill("1209000000000001")
     page.get_by_label("Asana Client Secret").fill("s3cret")
     page.get_by_role("button", name="Save Asana Settings").click()
@@ -172,6 +173,19 @@ def test_save_sends_only_what_was_typed_clears_the_secrets_and_shows_the_verific
     page.get_by_role("button", name="Save Asana Settings").click()
     expect(page.get_by_label("Remove the saved PAT")).not_to_be_checked()
     assert mock_api.calls_to("PUT /settings")[1].body == {"client_id": "1209000000000001", "pat": None}
+
+    # Disconnecting the organization asks first, then deletes everything and shows the result.
+    mock_api.on("DELETE /settings", 200, {"disconnected": True})
+    mock_api.on("GET /settings", 200, NOT_CONFIGURED)
+    page.get_by_role("button", name="Disconnect organization…").click()
+    expect(page.get_by_role("dialog")).to_contain_text("deletes its webhooks in Asana")
+    expect(page.get_by_role("dialog").get_by_role("button", name="Cancel")).to_be_focused()
+    page.get_by_role("dialog").get_by_role("button", name="Disconnect organization").click()
+    expect(page.locator("#connection-notice")).to_contain_text("The organization was disconnected from Asana.")
+    expect(page.locator("#connection-notice")).to_be_visible()
+    expect(page.get_by_role("heading", name="Organization connection")).to_be_focused()
+    expect(page.locator("#connection-state")).to_have_text("Not configured")
+    assert len(mock_api.calls_to("DELETE /settings")) == 1
     assert console_errors == []
 
 
@@ -345,6 +359,7 @@ def test_member_sees_only_the_personal_section_and_the_admin_note(page: Page, mo
     page.get_by_role("dialog").get_by_role("button", name="Disconnect").click()
     expect(page.locator("#personal-notice")).to_contain_text("The token was revoked at Asana")
     expect(page.locator("#personal-state")).to_have_text("Not connected")
+    expect(page.get_by_role("heading", name="Your Asana account")).to_be_focused()
     assert mock_api.calls_to("DELETE /connection")[0].query == "purpose=personal"
     assert console_errors == []
 

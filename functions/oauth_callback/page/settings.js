@@ -336,7 +336,6 @@
       state.role = "admin";
       show("member-note", false);
       show("org", true);
-      show("danger", true);
       renderSettings(status);
     } catch (error) {
       if (seq !== state.loadSeq || error.status === 401) { return; }
@@ -374,6 +373,7 @@
 
   function renderSettings(s) {
     state.settings = s;
+    show("danger", !!s.configured);  // nothing to disconnect before anything is saved
 
     // Credentials form. The Client ID is not secret and is shown; the secret and PAT never come back from the API.
     var clientId = $("client_id");
@@ -564,6 +564,7 @@
       });
       notify("connection-notice", revokeNotice(result, "The organization's OAuth connection was removed."));
       await loadSettings(state.loadSeq);
+      $("connection-title").focus();  // the button that had focus is gone with the OAuth connection
     } catch (error) {
       if (error.status !== 401) { notify("connection-notice", errorNotice(error, "Could not disconnect.")); }
     }
@@ -577,9 +578,11 @@
     try {
       await busy($("org-disconnect"), "Disconnecting…", function () { return api("DELETE", "/settings"); });
       resetLists();
-      notify("danger-notice", { kind: "success", title: "The organization was disconnected from Asana.",
-        message: "Its tokens were revoked and its credentials deleted. Save new settings to connect again." });
       await loadSettings(state.loadSeq);
+      // The danger zone hides once nothing is configured: report in the connection card and move focus there.
+      notify("connection-notice", { kind: "success", title: "The organization was disconnected from Asana.",
+        message: "Its tokens were revoked and its credentials deleted. Save new settings to connect again." });
+      $("connection-title").focus();
     } catch (error) {
       if (error.status !== 401) { notify("danger-notice", errorNotice(error, "Could not disconnect the organization.")); }
     }
@@ -741,6 +744,7 @@
       });
       notify("personal-notice", revokeNotice(result, "Your Asana account was disconnected."));
       await loadPersonal(state.loadSeq);
+      $("personal-title").focus();  // the Disconnect button is gone now
     } catch (error) {
       if (error.status !== 401) { notify("personal-notice", errorNotice(error, "Could not disconnect.", "personal")); }
     }
