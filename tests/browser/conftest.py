@@ -64,12 +64,22 @@ def browser(playwright_instance: Playwright) -> Iterator[Browser]:
         shutil.rmtree(home, ignore_errors=True)
 
 
+_screenshot_dirs: list[Path] = []
+
+
 @pytest.fixture(scope="session")
 def screenshot_dir() -> Path:
-    """Screenshots of the main states, kept for a person to look at (the path is printed at the end of the run)."""
+    """Screenshots of the main states, kept for a person to look at (the path is printed at the end of the run).
+    ``BROWSER_SCREENSHOT_DIR`` chooses the directory; by default it is a new temporary one."""
     path = Path(os.environ.get("BROWSER_SCREENSHOT_DIR") or tempfile.mkdtemp(prefix="asana-page-shots-"))
     path.mkdir(parents=True, exist_ok=True)
+    _screenshot_dirs.append(path)
     return path
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for path in _screenshot_dirs:
+        terminalreporter.write_line(f"admin page screenshots: {path}")
 
 
 @pytest.fixture
