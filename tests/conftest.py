@@ -19,6 +19,9 @@ REGION = "us-east-1"
 def pytest_configure(config: pytest.Config) -> None:
     # Before any Logger exists: debug level, so the log audit also sees what only a debugging operator would see.
     os.environ["POWERTOOLS_LOG_LEVEL"] = "DEBUG"
+    # Metrics() and Logger() read these when observability is first imported, which may happen at collection.
+    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "SecureDB/AsanaIntegration")
+    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "asana-integration")
     logging.getLogger().setLevel(logging.INFO)
     logging.getLogger("urllib3").setLevel(logging.DEBUG)  # it logs request URLs, where token leaks usually hide
     log_audit.install()
