@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -66,10 +67,12 @@ class LocalResources:
 
 class LocalAws:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._host, self._port = host, port
         self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
         self._started = False
 
     def start(self) -> LocalAws:
+        _ensure_free(self._host, self._port)
         self._server.start()
         self._started = True
         # moto's backends are per process, not per server: a stack started earlier in this process (a test run)
@@ -141,6 +144,19 @@ class LocalAws:
         endpoint = boto3.client("sts").meta.endpoint_url
         if identity["Account"] != ACCOUNT_ID or endpoint != self.endpoint_url:
             raise RuntimeError(f"boto3 is not configured for local AWS (endpoint {endpoint}); refusing to continue")
+
+
+def _ensure_free(host: str, port: int) -> None:
+    """ThreadedMotoServer binds in its own thread and, when the port is taken, waits forever for a server that never
+    starts; so check first (as werkzeug binds: with SO_REUSEADDR)."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise OSError(error.errno, f"cannot listen on {host}:{port} for moto ({error.strerror})") from None
 
 
 # CloudFormation properties of AWS::SQS::Queue that are also CreateQueue attributes, by the same name.

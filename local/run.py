@@ -96,7 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except OSError as error:
-        print(f"make run: {error}", file=sys.stderr)
+        print(
+            f"make run: {error.strerror or error}. Is another `make run` running? See `make run` --help for ports.",
+            file=sys.stderr,
+        )
         return 1
     # Signals only set a flag: stopping happens here, on the main thread, never inside a signal handler.
     signal.signal(signal.SIGINT, request_stop)

@@ -12,9 +12,11 @@ previous values on stop; run one stack per process at a time.
 
 from __future__ import annotations
 
+import errno
 import logging
 import sys
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
@@ -88,7 +90,7 @@ class LocalStack:
         self._aws: LocalAws | None = None
         self._servers: list[BackgroundServer] = []
         self._sandbox: AsanaSandbox | None = None
-        self._environment: Any = None  # the active process_environment() context
+        self._environment: AbstractContextManager[None] | None = None  # the functions' variables, while running
         self._scheduler: Scheduler | None = None
         self._gateway: Gateway | None = None
         self._identity: DevIdentityProvider | None = None
@@ -182,7 +184,7 @@ class LocalStack:
             ("scheduler", self._scheduler.stop if self._scheduler else None),
             *[(f"server {s.port}", s.stop) for s in reversed(self._servers)],
             ("sandbox", self._sandbox.stop if self._sandbox else None),
-            ("environment", (lambda: self._environment.__exit__(None, None, None)) if self._environment else None),
+            ("environment", self._restore_environment if self._environment else None),
             ("moto", self._aws.stop if self._aws else None),
         ]
         for name, step in steps:
@@ -196,6 +198,10 @@ class LocalStack:
         self._scheduler = self._sandbox = self._environment = self._aws = self._gateway = None
         self._servers = []
         self._urls = None
+
+    def _restore_environment(self) -> None:
+        if self._environment is not None:
+            self._environment.__exit__(None, None, None)
 
     def __enter__(self) -> Self:
         return self.start()
@@ -246,11 +252,9 @@ class LocalStack:
     def _bind(self, port: int, name: str) -> BackgroundServer:
         try:
             server = BackgroundServer(self.host, port, name)
-        except OSError as error:
+        except (OSError, SystemExit) as error:  # werkzeug exits the process on a busy port; a stack must not
             raise OSError(
-                error.errno,
-                f"cannot listen on {self.host}:{port} for the {name} ({error.strerror}); "
-                "is another `make run` running? Choose another port.",
+                errno.EADDRINUSE, f"cannot listen on {self.host}:{port} for the {name}; choose another port"
             ) from error
         self._servers.append(server)
         return server
