@@ -125,8 +125,10 @@ def http_routes(template: Mapping[str, Any] | None = None) -> list[HttpRoute]:
 
 def parameter_defaults(template: Mapping[str, Any] | None = None) -> dict[str, str]:
     template = template or load_template()
-    return {name: ",".join(p["Default"]) if isinstance(p.get("Default"), list) else str(p.get("Default", ""))
-            for name, p in template.get("Parameters", {}).items()}
+    return {
+        name: ",".join(p["Default"]) if isinstance(p.get("Default"), list) else str(p.get("Default", ""))
+        for name, p in template.get("Parameters", {}).items()
+    }
 
 
 def resolve_environment(

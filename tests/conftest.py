@@ -102,9 +102,7 @@ def sandbox() -> Iterator[object]:
 
 
 @pytest.fixture
-def aws_with_sandbox(
-    monkeypatch: pytest.MonkeyPatch, aws: AwsResources, sandbox: object
-) -> AwsResources:
+def aws_with_sandbox(monkeypatch: pytest.MonkeyPatch, aws: AwsResources, sandbox: object) -> AwsResources:
     """moto plus the functions configured to talk to the sandbox instead of Asana."""
     integration_env(
         monkeypatch,

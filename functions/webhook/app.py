@@ -19,6 +19,7 @@ from asana_integration.web.resolver import create_resolver
 
 app = create_resolver()
 
+
 def unknown_webhook() -> NotFound:
     return NotFound(
         "No Asana webhook is registered for this URL.",

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import requests
 import responses
+
 from asana_integration.asana.client import AsanaClient, Page
 from asana_integration.asana.token_source import StaticToken
 from asana_integration.config import Config
