@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pytest
 from moto import mock_aws
@@ -13,7 +15,13 @@ from moto import mock_aws
 from tests import log_audit
 from tests.aws import AwsResources, create_resources
 
+if TYPE_CHECKING:
+    from local.stack import LocalStack, StackUrls
+
 REGION = "us-east-1"
+# Tests against a running local stack go after all others: the stack sets the functions' environment in os.environ
+# and moto's backends are per process, state a unit test using mock_aws must never share.
+STACK_MARKERS = ("e2e", "browser")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -25,6 +33,43 @@ def pytest_configure(config: pytest.Config) -> None:
     logging.getLogger().setLevel(logging.INFO)
     logging.getLogger("urllib3").setLevel(logging.DEBUG)  # it logs request URLs, where token leaks usually hide
     log_audit.install()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Unit and handler tests first, then the live-stack tests, then the log audit (which must see everyone's logs).
+    ``sorted`` is stable, so the order within each group stays as collected."""
+
+    def group(item: pytest.Item) -> int:
+        if item.nodeid.startswith("tests/zz_audit/"):
+            return 2
+        return 1 if any(item.get_closest_marker(marker) for marker in STACK_MARKERS) else 0
+
+    items[:] = sorted(items, key=group)
+
+
+@dataclass(frozen=True)
+class RunningStack:
+    stack: LocalStack
+    urls: StackUrls
+    tokens: Mapping[str, str]  # bearer tokens by demo identity: "admin", "member", "other-admin"
+
+    def auth(self, identity: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[identity]}"}
+
+
+@pytest.fixture(scope="session")
+def local_stack() -> Iterator[RunningStack]:
+    """Gateway, functions, moto, Asana sandbox and dev sign-in, started once per session for the e2e and browser
+    tests; schedules are not timed (tests fire them with ``POST /_local/schedules/<function>``)."""
+    from local.dev_identity import DEMO_IDENTITIES
+    from local.stack import LocalStack
+
+    with LocalStack(run_schedules=False, log_level="WARNING") as stack:
+        log_audit.remember_sandbox(stack.sandbox)
+        tokens = {identity.key: stack.token_for(identity) for identity in DEMO_IDENTITIES}
+        yield RunningStack(stack=stack, urls=stack.urls, tokens=tokens)
+        log_audit.remember_sandbox(stack.sandbox)
+        log_audit.remember(*tokens.values())
 
 
 @pytest.fixture(autouse=True)

@@ -22,12 +22,6 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, Route, sync_playwright
 
-# The session-scoped local stack of the end-to-end tests (gateway, functions, moto, sandbox, dev sign-in). Imported, it
-# is a fixture of this directory too. pytest caches a fixture per conftest that defines it, so a run of both tests/e2e
-# and tests/browser starts a second stack for the browser tests while the first sits idle (they run after the e2e
-# tests); each restores the environment it replaced when it stops. Defined in tests/conftest.py, it would be one.
-from tests.e2e.conftest import local_stack  # noqa: F401
-
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -12,7 +12,7 @@ import requests
 
 from local.asana_sandbox import demo
 from local.dev_identity import DevIdentityProvider
-from tests.e2e.conftest import RunningStack
+from tests.conftest import RunningStack
 
 pytestmark = pytest.mark.e2e
 
