@@ -38,14 +38,9 @@ def outcome_from_query(query: dict[str, str], urls: TenantUrls) -> dict[str, Any
     code = query.get("outcome", "")
     if code not in OUTCOME_CODES:
         return None
-    message, fix = outcome_for_code(code, urls)
-    purpose = query.get("purpose", "")
-    return {
-        "code": code,
-        "message": message,
-        "fix": fix,
-        "purpose": purpose if purpose in {p.value for p in Purpose} else None,
-    }
+    purpose = Purpose(query["purpose"]) if query.get("purpose") in {p.value for p in Purpose} else None
+    message, fix = outcome_for_code(code, urls, purpose)
+    return {"code": code, "message": message, "fix": fix, "purpose": purpose.value if purpose else None}
 
 
 def render(config: Config, outcome: dict[str, Any] | None) -> tuple[str, dict[str, str]]:

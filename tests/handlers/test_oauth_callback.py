@@ -375,6 +375,30 @@ def test_a_revoked_refresh_token_shows_needs_reconnect_with_the_seeds_message_an
     assert sandbox.grant_count("refresh_token") == 1
 
 
+def test_a_dead_organization_token_makes_quick_actions_and_verify_ask_for_a_reconnect_once(oauth, sandbox):
+    response, _ = connect_flow(oauth, sandbox, purpose="organization")
+    assert outcome_of(response)["outcome"] == ["connected"]
+    sandbox.revoke_refresh_tokens()
+    sandbox.expire_access_tokens()
+    settings = function_module("settings")
+    _reset(settings)
+
+    status, body = api(settings, "GET", "/asana/api/workspaces")
+
+    assert status == 409
+    assert body["error"]["code"] == "asana_authentication_failed"
+    assert body["error"]["message"] == SEED_AUTH_FAILED
+    assert parse_qs(urlsplit(body["error"]["connect_url"]).query)["redirect_uri"] == [SETTINGS_URL]
+
+    status, verified = api(settings, "POST", "/asana/api/settings/verify")
+
+    assert status == 200
+    assert (verified["connection"]["state"], verified["connection"]["mode"]) == ("error", "oauth")
+    assert verified["connection"]["message"] == SEED_AUTH_FAILED
+    assert verified["connection"]["connect_url"]
+    assert sandbox.grant_count("refresh_token") == 1, "a dead refresh token is tried once, never in a loop"
+
+
 def test_disconnect_revokes_at_asana_then_deletes_the_tokens(oauth, sandbox):
     connect_flow(oauth, sandbox, purpose="personal", user="member-a", admin=False)
 

@@ -118,18 +118,20 @@ _OUTCOMES: dict[str, tuple[str, str]] = {
 OUTCOME_CODES = frozenset({*_OUTCOMES, "redirect_uri_mismatch"})
 
 
-def outcome_for_code(code: str, urls: TenantUrls | None = None) -> tuple[str, str]:
+ORGANIZATION_CONNECTED = "The organization is connected to Asana."
+
+
+def outcome_for_code(code: str, urls: TenantUrls, purpose: Purpose | None = None) -> tuple[str, str]:
     """The message and fix for an outcome code, e.g. to show ``?outcome=<code>`` on the settings page.
 
     ``urls`` makes the redirect-URI fix name the tenant's exact URIs. Raises ``KeyError`` for an unknown code.
     """
     if code == "redirect_uri_mismatch":
-        mismatch = RedirectUriMismatch(urls or _DEFAULT_URLS)
+        mismatch = RedirectUriMismatch(urls)
         return mismatch.message, mismatch.fix
+    if code == "connected" and purpose is Purpose.ORGANIZATION:
+        return ORGANIZATION_CONNECTED, ""
     return _OUTCOMES[code]
-
-
-_DEFAULT_URLS = TenantUrls(base_url="https://expand.securedb.io")
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,8 +146,8 @@ class CallbackOutcome:
         return self.code == "connected"
 
     @classmethod
-    def of(cls, code: str, purpose: Purpose | None, urls: TenantUrls | None = None) -> CallbackOutcome:
-        message, fix = outcome_for_code(code, urls)
+    def of(cls, code: str, purpose: Purpose | None, urls: TenantUrls) -> CallbackOutcome:
+        message, fix = outcome_for_code(code, urls, purpose)
         return cls(code=code, message=message, fix=fix, purpose=purpose)
 
     def to_public(self) -> dict[str, Any]:

@@ -65,7 +65,11 @@ class OrganizationAccessResolver:
         if credentials.pat is not None:
             return OrganizationAccess("pat", StaticToken(credentials.pat.get_secret_value()), credentials)
         found = self._connections.organization_token_source(
-            caller.org_id, credentials, remaining_time_ms=remaining_time_ms
+            caller.org_id,
+            credentials,
+            remaining_time_ms=remaining_time_ms,
+            # Built only if the token turns out dead: the seed's "Authentication failed" then carries a reconnect link.
+            connect_url=lambda: self.connect_url(caller, urls),
         )
         if found is None:
             raise ConnectionRequired(

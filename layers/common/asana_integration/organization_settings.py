@@ -139,9 +139,8 @@ class OrganizationSettingsService:
         try:
             page = fetch(client)
         except AsanaAuthenticationFailed as error:
-            if access.mode == "oauth":  # a dead OAuth token: offer the reconnect link with the seed's message
-                error.connect_url = self._access.connect_url(caller, urls)
-            else:
+            # A dead OAuth token's error already carries the reconnect link; a PAT can only be replaced.
+            if access.mode == "pat":
                 error.fix = FIX_PAT_REJECTED
             raise
         return {"data": page.data, "next_offset": page.next_offset, "mode": access.mode}
@@ -168,14 +167,14 @@ class OrganizationSettingsService:
         try:
             me = client.me()
             workspaces = client.workspaces_page().data
-        except AsanaAuthenticationFailed:
+        except AsanaAuthenticationFailed as error:
             return ConnectionStatus(
                 mode=access.mode,
                 state="error",
                 message=SEED_AUTH_FAILED,
                 fix=FIX_PAT_REJECTED if access.mode == "pat" else FIX_AUTH_FAILED,
                 connected_by=connected_by,
-                connect_url=self._access.connect_url(caller, urls) if access.mode == "oauth" else None,
+                connect_url=error.connect_url,
                 checked_at=checked_at,
             )
         except AsanaError as error:
