@@ -4,7 +4,12 @@ Tracing is left to Lambda's active tracing in the template: the X-Ray SDK behind
 cold start and is in maintenance mode.
 """
 
+import warnings
+
 from aws_lambda_powertools import Logger, Metrics
+
+# Most requests emit no metric by design; Powertools would otherwise warn about it on every such invocation.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 logger = Logger()
 metrics = Metrics()
