@@ -42,7 +42,6 @@ REQUIRES_CONNECTION_FIX = (
 class OrganizationAccess:
     mode: Mode
     token_source: AccessTokenSource
-    credentials: OrgCredentials
     oauth_connection: ConnectionInfo | None = None  # who authorized, when the mode is "oauth"
 
 
@@ -52,9 +51,6 @@ class OrganizationAccessResolver:
         self._credentials = credentials
         self._connections = connections
 
-    def credentials(self, org_id: str) -> OrgCredentials | None:
-        return self._credentials.get(org_id)
-
     def resolve(
         self, caller: Caller, urls: TenantUrls, *, remaining_time_ms: Callable[[], int] | None = None
     ) -> OrganizationAccess:
@@ -63,7 +59,7 @@ class OrganizationAccessResolver:
         if credentials is None:
             raise ConnectionRequired(NOT_CONFIGURED_MESSAGE, NOT_CONFIGURED_FIX, code="not_configured")
         if credentials.pat is not None:
-            return OrganizationAccess("pat", StaticToken(credentials.pat.get_secret_value()), credentials)
+            return OrganizationAccess("pat", StaticToken(credentials.pat.get_secret_value()))
         found = self._connections.organization_token_source(
             caller.org_id,
             credentials,
@@ -78,7 +74,7 @@ class OrganizationAccessResolver:
                 connect_url=self.connect_url(caller, urls),
             )
         token_source, info = found
-        return OrganizationAccess("oauth", token_source, credentials, oauth_connection=info)
+        return OrganizationAccess("oauth", token_source, oauth_connection=info)
 
     def client(self, access: OrganizationAccess, *, remaining_time_ms: Callable[[], int] | None = None) -> AsanaClient:
         return AsanaClient(access.token_source, self._config, remaining_time_ms=remaining_time_ms)

@@ -58,10 +58,6 @@ class OrganizationSettingsService:
         self._access = OrganizationAccessResolver(config, credentials, connections)
         self._clock = clock
 
-    @property
-    def access(self) -> OrganizationAccessResolver:
-        return self._access
-
     def status(
         self, caller: Caller, urls: TenantUrls, remaining_time_ms: Callable[[], int] | None = None
     ) -> SettingsStatus:
