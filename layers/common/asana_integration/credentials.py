@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterEr
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from .config import Config
+from asana_integration.config import Config
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient

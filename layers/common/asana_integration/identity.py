@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .config import Config
-from .errors import NotAdmin, NotAuthenticated
+from asana_integration.config import Config
+from asana_integration.errors import NotAdmin, NotAuthenticated
 
 # Identifiers end up in Secrets Manager names and DynamoDB keys, so only a conservative alphabet is accepted.
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@|-]{0,127}$")

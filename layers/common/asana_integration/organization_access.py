@@ -13,14 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from .asana.client import AsanaClient
-from .asana.token_source import AccessTokenSource, StaticToken
-from .config import Config
-from .connections import ConnectionInfo, ConnectionService, Purpose
-from .credentials import CredentialStore, OrgCredentials
-from .errors import ConnectionRequired
-from .identity import Caller
-from .tenant_urls import TenantUrls
+from asana_integration.asana.client import AsanaClient
+from asana_integration.asana.token_source import AccessTokenSource, StaticToken
+from asana_integration.config import Config
+from asana_integration.connections import ConnectionInfo, ConnectionService, Purpose
+from asana_integration.credentials import CredentialStore
+from asana_integration.errors import ConnectionRequired
+from asana_integration.identity import Caller
+from asana_integration.tenant_urls import TenantUrls
 
 Mode = Literal["pat", "oauth"]
 

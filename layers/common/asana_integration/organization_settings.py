@@ -11,11 +11,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from .asana.client import AsanaClient, Page
-from .config import Config
-from .connections import ConnectionService
-from .credentials import CredentialStore, OrgCredentials
-from .errors import (
+from asana_integration.asana.client import AsanaClient, Page
+from asana_integration.config import Config
+from asana_integration.connections import ConnectionService
+from asana_integration.credentials import CredentialStore, OrgCredentials
+from asana_integration.errors import (
     FIX_AUTH_FAILED,
     SEED_AUTH_FAILED,
     AsanaAuthenticationFailed,
@@ -23,16 +23,23 @@ from .errors import (
     ConnectionRequired,
     InvalidInput,
 )
-from .identity import Caller
-from .observability import logger
-from .organization_access import (
+from asana_integration.identity import Caller
+from asana_integration.observability import logger
+from asana_integration.organization_access import (
     NOT_CONFIGURED_FIX,
     NOT_CONFIGURED_MESSAGE,
     OrganizationAccessResolver,
 )
-from .settings_models import AsanaUser, ConnectionState, ConnectionStatus, SettingsStatus, SettingsUpdate, Workspace
-from .tenant_urls import TenantUrls
-from .verification_store import VerificationStore
+from asana_integration.settings_models import (
+    AsanaUser,
+    ConnectionState,
+    ConnectionStatus,
+    SettingsStatus,
+    SettingsUpdate,
+    Workspace,
+)
+from asana_integration.tenant_urls import TenantUrls
+from asana_integration.verification_store import VerificationStore
 
 FIX_PAT_REJECTED = (
     "Asana rejected the saved Personal Access Token. Create a new one in the Asana Developer Console → Personal "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .config import Config
+from asana_integration.config import Config
 
 SETTINGS_PATH = "/asana/settings"
 WEBHOOK_PATH = "/asana/webhook"
