@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from asana_integration.config import Config
-from asana_integration.connections import OUTCOME_CODES, Purpose, outcome_for_code
+from asana_integration.connections import OUTCOME_CODES, CallbackOutcome, Purpose
 from asana_integration.tenant_urls import TenantUrls
 
 PAGE_DIR = Path(__file__).resolve().parent / "page"
@@ -39,8 +39,7 @@ def outcome_from_query(query: dict[str, str], urls: TenantUrls) -> dict[str, Any
     if code not in OUTCOME_CODES:
         return None
     purpose = Purpose(query["purpose"]) if query.get("purpose") in {p.value for p in Purpose} else None
-    message, fix = outcome_for_code(code, urls, purpose)
-    return {"code": code, "message": message, "fix": fix, "purpose": purpose.value if purpose else None}
+    return CallbackOutcome.of(code, purpose, urls).to_public()
 
 
 def render(config: Config, outcome: dict[str, Any] | None) -> tuple[str, dict[str, str]]:
