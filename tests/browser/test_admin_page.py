@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import FrameLocator, Page, expect
 
 from tests.browser.conftest import MOCK_ORIGIN, SETTINGS_URL, Call, MockApi
 
@@ -412,25 +412,41 @@ def test_successful_oauth_outcome_is_shown_as_success(page: Page, mock_api: Mock
     assert console_errors == []
 
 
-def test_token_from_the_embedding_parent_is_accepted_only_from_the_parent(
-    page: Page, mock_api: MockApi, console_errors
-):
-    """SecureDB's UI (another origin, allowed by frame-ancestors) frames the page next to a frame from elsewhere."""
-    admin_api(mock_api)
-    ui_origin, other_origin = "https://app.securedb.test", "https://evil.example"
-    mock_api.frame_ancestors = f"'self' {ui_origin}"
+UI_ORIGIN = "https://app.securedb.test"
+
+
+def embed_in_securedb_ui(page: Page, api: MockApi, extra_html: str = "") -> FrameLocator:
+    """SecureDB's UI (another origin, allowed by frame-ancestors) frames the page; it records the messages it gets."""
+    api.frame_ancestors = f"'self' {UI_ORIGIN}"
     parent_html = (
         "<!doctype html><script>window.received = [];"
         " addEventListener('message', e => received.push([e.origin, e.data]));</script>"
-        f'<iframe id="settings" src="{SETTINGS_URL}" width="900" height="600"></iframe>'
-        f'<iframe id="other" src="{other_origin}/widget" width="10" height="10"></iframe>'
+        f'<iframe id="settings" src="{SETTINGS_URL}" width="900" height="600"></iframe>{extra_html}'
     )
-    page.route(f"{ui_origin}/", lambda route: route.fulfill(status=200, body=parent_html, content_type="text/html"))
+    page.route(f"{UI_ORIGIN}/", lambda route: route.fulfill(status=200, body=parent_html, content_type="text/html"))
+    page.goto(f"{UI_ORIGIN}/")
+    return page.frame_locator("#settings")
+
+
+def send_token_from_the_ui(page: Page, token: str) -> None:
+    page.evaluate(
+        "document.getElementById('settings').contentWindow.postMessage("
+        f"{{type: 'securedb:asana:token', token: '{token}'}}, '{MOCK_ORIGIN}')"
+    )
+
+
+def test_token_from_the_embedding_parent_is_accepted_only_from_the_parent(
+    page: Page, mock_api: MockApi, console_errors
+):
+    """Next to the page, the UI shows a frame from elsewhere: that frame cannot hand the page a token."""
+    admin_api(mock_api)
+    other_origin = "https://evil.example"
     page.route(
         f"{other_origin}/widget", lambda route: route.fulfill(status=200, body="<p>ad</p>", content_type="text/html")
     )
-    page.goto(f"{ui_origin}/")
-    frame = page.frame_locator("#settings")
+    frame = embed_in_securedb_ui(
+        page, mock_api, f'<iframe id="other" src="{other_origin}/widget" width="10" height="10"></iframe>'
+    )
     expect(frame.get_by_role("heading", name="Sign in to SecureDB")).to_be_visible()
     # The page tells its parent (and only its parent's origin) that it is ready for a token.
     page.wait_for_function("received.some(m => m[1] && m[1].type === 'securedb:asana:ready')")
@@ -443,12 +459,37 @@ def test_token_from_the_embedding_parent_is_accepted_only_from_the_parent(
     assert mock_api.calls == []
 
     # The embedding SecureDB UI can.
-    page.evaluate(
-        "document.getElementById('settings').contentWindow.postMessage("
-        f"{{type: 'securedb:asana:token', token: '{TOKEN}'}}, '{MOCK_ORIGIN}')"
-    )
+    send_token_from_the_ui(page, TOKEN)
     expect(frame.locator("#connection-state")).to_have_text("Connected")
     assert {c.headers["authorization"] for c in mock_api.calls} == {f"Bearer {TOKEN}"}
+    assert console_errors == []
+
+
+def test_embedded_connect_opens_asana_in_a_new_tab_without_an_opener(page: Page, mock_api: MockApi, console_errors):
+    """Asana's consent page cannot be framed: the embedded page opens it in a tab that cannot reach back."""
+    status = copy.deepcopy(STATUS)
+    status.update(pat_set=False, pat_last4=None)
+    status["connection"].update(mode=None, state="requires_connection", asana_user=None, workspaces=None)
+    admin_api(mock_api, status)
+    consent = f"{MOCK_ORIGIN}/consent?client_id=1"
+    mock_api.on("POST /connect", 200, {"connect_url": consent})
+    page.context.route(
+        f"{MOCK_ORIGIN}/consent*",
+        lambda route: route.fulfill(status=200, body="<p>consent</p>", content_type="text/html"),
+    )
+    frame = embed_in_securedb_ui(page, mock_api)
+    expect(frame.get_by_role("heading", name="Sign in to SecureDB")).to_be_visible()
+    send_token_from_the_ui(page, TOKEN)
+    expect(frame.locator("#connection-state")).to_have_text("Requires connection")
+
+    with page.context.expect_page() as new_tab:
+        frame.locator("#org-connect").click()
+    tab = new_tab.value
+    tab.wait_for_url(consent)
+    expect(frame.locator("#connection-notice")).to_contain_text("Continue in the new tab.")
+    expect(frame.locator("#connection-notice")).not_to_contain_text("blocked")
+    assert tab.evaluate("window.opener") is None
+    assert page.url == f"{UI_ORIGIN}/"  # the embedding UI stays where it was
     assert console_errors == []
 
 

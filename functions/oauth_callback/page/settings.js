@@ -538,7 +538,13 @@
       if (url.protocol !== "https:" && url.protocol !== "http:") { throw new ApiError(500, genericError(500)); }
       if (framed) {
         // Asana's consent page refuses to be framed: finish in a new tab, then refresh here when the user returns.
-        var opened = window.open(url.href, "_blank", "noopener");
+        // Not the "noopener" feature: with it window.open always returns null, so a blocked pop-up could not be told
+        // from an opened tab. The tab opens blank (same origin), loses its opener, and only then goes to Asana.
+        var opened = window.open("about:blank", "_blank");
+        if (opened) {
+          opened.opener = null;
+          opened.location.href = url.href;
+        }
         notify(regionId, {
           kind: "info",
           title: opened === null ? "Allow pop-ups to continue." : "Continue in the new tab.",
