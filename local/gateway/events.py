@@ -20,8 +20,8 @@ from urllib.parse import parse_qsl
 from werkzeug.wrappers import Request
 
 from local.gateway.routes import RouteMatch
+from local.gateway.runtime import ACCOUNT_ID
 
-ACCOUNT_ID = "123456789012"  # moto's default account: ARNs the functions see match the resources moto created
 API_ID = "localapi01"
 
 # Bodies with these media types reach the function as text; API Gateway base64-encodes everything else (including

@@ -33,7 +33,7 @@ from local.template import ROOT, FunctionSpec, functions, load_template
 
 STACK_NAME = "securedb-asana-local"
 REGION = "us-east-1"
-ACCOUNT_ID = "123456789012"
+ACCOUNT_ID = "123456789012"  # moto's default account: ARNs the functions see match the resources moto created
 
 _log = logging.getLogger("local.lambda")
 
