@@ -22,6 +22,7 @@ from asana_integration.errors import (
 )
 from asana_integration.identity import Caller
 from asana_integration.tenant_urls import TenantUrls
+from asana_integration.tokens.store import ConnectionKey
 from local.asana_sandbox import demo
 from tests import log_audit
 from tests.events import LambdaContext, claims_for, http_event
@@ -359,7 +360,9 @@ def test_a_revoked_refresh_token_shows_needs_reconnect_with_the_seeds_message_an
     sandbox.expire_access_tokens()
     service = oauth.connection_service()
     credentials = CredentialStore(get_config()).get("org-a")
-    source, _ = service.personal_token_source(MEMBER, credentials)
+    found = service.token_source(ConnectionKey.personal(MEMBER.org_id, MEMBER.user_id), credentials)
+    assert found is not None
+    source, _ = found
     from asana_integration.asana.client import AsanaClient
 
     with pytest.raises(AsanaAuthenticationFailed) as failed:

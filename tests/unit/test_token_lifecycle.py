@@ -224,7 +224,9 @@ def test_a_dead_refresh_token_needs_reconnect_with_the_seeds_message_and_a_conne
         sandbox.fail_refreshes()
         sandbox.expire_access_tokens()
     clock.advance(3600)
-    reconnect = service.connect_url_factory(ADMIN, Purpose.ORGANIZATION, URLS)
+
+    def reconnect() -> str:
+        return service.start_connect(ADMIN, Purpose.ORGANIZATION, URLS)
 
     source, _ = org_source(service, credentials, connect_url=reconnect)
     with pytest.raises(AsanaAuthenticationFailed) as failure:

@@ -215,7 +215,6 @@ class ConnectionService:
         session: requests.Session | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._config = config
         self._credentials = credentials or CredentialStore(config)
         table = dynamodb_table or boto3.resource("dynamodb").Table(config.table_name)
         kms = kms_client or boto3.client("kms")
@@ -262,14 +261,6 @@ class ConnectionService:
         )
         logger.info("asana connect started", extra={"org_id": caller.org_id, "purpose": purpose.value})
         return url
-
-    def connect_url_factory(self, caller: Caller, purpose: Purpose, urls: TenantUrls) -> Callable[[], str | None]:
-        """A reconnect link built only when needed (e.g. when a token turns out to be dead)."""
-
-        def build() -> str | None:
-            return self.start_connect(caller, purpose, urls, check_with_asana=False)
-
-        return build
 
     def complete_callback(self, params: Mapping[str, str], callback_url: str) -> CallbackOutcome:
         """Finish Asana's redirect to ``callback_url`` (its query in ``params``). Stores tokens only on success."""
@@ -380,22 +371,6 @@ class ConnectionService:
             connect_url=connect_url,
         )
 
-    def personal_token_source(
-        self,
-        caller: Caller,
-        credentials: OrgCredentials,
-        *,
-        remaining_time_ms: Callable[[], int] | None = None,
-        connect_url: Callable[[], str | None] | None = None,
-    ) -> tuple[AccessTokenSource, ConnectionInfo] | None:
-        """The caller's own connection, to act in Asana as themselves."""
-        return self.token_source(
-            ConnectionKey.personal(caller.org_id, caller.user_id),
-            credentials,
-            remaining_time_ms=remaining_time_ms,
-            connect_url=connect_url,
-        )
-
     def token_source(
         self,
         key: ConnectionKey,
@@ -404,6 +379,7 @@ class ConnectionService:
         remaining_time_ms: Callable[[], int] | None = None,
         connect_url: Callable[[], str | None] | None = None,
     ) -> tuple[AccessTokenSource, ConnectionInfo] | None:
+        """The token source and status of any connection (the organization's, or a user's own), or None."""
         record = self._store.get(key)
         if record is None:
             return None
