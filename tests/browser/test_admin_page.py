@@ -8,11 +8,12 @@ save, that API data is rendered as text, and that the OAuth outcome is shown onc
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import FrameLocator, Page, expect
+from playwright.sync_api import FrameLocator, Page, Route, expect
 
 from tests.browser.conftest import MOCK_ORIGIN, SETTINGS_URL, Call, MockApi
 
@@ -375,6 +376,36 @@ def test_a_401_drops_the_token_and_asks_to_sign_in_again(page: Page, mock_api: M
     expect(page.get_by_role("heading", name="Sign in to SecureDB")).to_be_visible()
     expect(page.locator("#page-notice")).to_contain_text("Your SecureDB session has expired.")
     assert page.evaluate("sessionStorage.getItem('securedb.asana.token')") is None
+    assert console_errors == []
+
+
+def test_a_401_for_a_token_replaced_mid_flight_keeps_the_new_token(page: Page, mock_api: MockApi, console_errors):
+    """The UI hands over a fresh token while requests made with the old one are still open; they then fail."""
+    admin_api(mock_api)
+    held: list[Route] = []
+
+    def hold_old_token(route: Route) -> None:
+        if route.request.headers.get("authorization") == "Bearer old.token.value":
+            held.append(route)
+        else:
+            route.fallback()
+
+    page.route(f"{MOCK_ORIGIN}/asana/api/**", hold_old_token)
+    open_page(page, mock_api, token="old.token.value")
+    page.wait_for_function("document.getElementById('loading').hidden === false")
+    page.evaluate(f"window.postMessage({{type: 'securedb:asana:token', token: '{TOKEN}'}}, location.origin)")
+    expect(page.locator("#connection-state")).to_have_text("Connected")
+
+    assert len(held) == 2  # settings and the personal connection, both with the old token
+    expired = {"error": {"code": "unauthorized", "message": "Your SecureDB session has expired.", "fix": "Sign in."}}
+    for route in held:
+        route.fulfill(status=401, content_type="application/json", body=json.dumps(expired))
+    page.wait_for_timeout(300)
+
+    assert page.evaluate("sessionStorage.getItem('securedb.asana.token')") == TOKEN
+    expect(page.get_by_role("heading", name="Sign in to SecureDB")).to_be_hidden()
+    expect(page.locator("#org")).to_be_visible()
+    expect(page.locator("#page-notice")).to_be_empty()
     assert console_errors == []
 
 

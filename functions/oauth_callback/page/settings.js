@@ -163,7 +163,8 @@
       throw new ApiError(401, { code: "not_signed_in", message: "You are not signed in to SecureDB.",
         fix: "Sign in, then try again." });
     }
-    var headers = { "Authorization": "Bearer " + state.token, "Accept": "application/json" };
+    var token = state.token;
+    var headers = { "Authorization": "Bearer " + token, "Accept": "application/json" };
     var init = { method: method, headers: headers, credentials: "omit", cache: "no-store" };
     if (body !== undefined) {
       headers["Content-Type"] = "application/json";
@@ -184,7 +185,8 @@
     if (response.ok) { return payload || {}; }
     var error = payload && payload.error && typeof payload.error === "object" ? payload.error : genericError(response.status);
     var apiError = new ApiError(response.status, error, response.headers.get("Retry-After"));
-    if (response.status === 401) {
+    // A 401 for a token that has since been replaced (a fresh one arrived mid-flight) says nothing about the new one.
+    if (response.status === 401 && token === state.token) {
       clearToken();
       postToParent({ type: "securedb:asana:token-rejected" });
       showSignIn(apiError);
