@@ -158,7 +158,7 @@ class FunctionHost:
             invoked_function_arn=function.arn,
             aws_request_id=request_id,
             log_group_name=f"/aws/lambda/{function.name}",
-            log_stream_name=f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}",
+            log_stream_name=f"{time.strftime('%Y/%m/%d', time.gmtime())}/[$LATEST]{uuid.uuid4().hex}",  # UTC date
             deadline_monotonic=deadline,
         )
         box: dict[str, Any] = {}
