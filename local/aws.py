@@ -140,8 +140,8 @@ class LocalAws:
     def assert_local(self) -> None:
         """Fail loudly unless the process's default boto3 configuration talks to this moto: a guard against a stray
         variable or config file pointing the functions at a real account."""
-        identity = boto3.client("sts").get_caller_identity()
-        endpoint = boto3.client("sts").meta.endpoint_url
+        sts = boto3.client("sts")
+        identity, endpoint = sts.get_caller_identity(), sts.meta.endpoint_url
         if identity["Account"] != ACCOUNT_ID or endpoint != self.endpoint_url:
             raise RuntimeError(f"boto3 is not configured for local AWS (endpoint {endpoint}); refusing to continue")
 
