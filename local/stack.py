@@ -195,7 +195,7 @@ class LocalStack:
             except Exception:
                 _log.exception("stopping %s failed", name)
         boto3.DEFAULT_SESSION = None
-        self._scheduler = self._sandbox = self._environment = self._aws = self._gateway = None
+        self._scheduler = self._sandbox = self._environment = self._aws = self._gateway = self._identity = None
         self._servers = []
         self._urls = None
 
