@@ -119,13 +119,13 @@ class LocalStack:
         self._sandbox.start()
 
         gateway_url = gateway_server.url
-        port = gateway_server.port
-        self._register_redirect_uris(port)
+        # The gateway answers on both names; tenant URLs follow whichever the browser used.
+        tenant_hosts = (f"127.0.0.1:{gateway_server.port}", f"localhost:{gateway_server.port}")
+        self._register_redirect_uris(tenant_hosts)
         references = {
             **self.resources.references,
             "PublicBaseUrl": gateway_url,
-            # The gateway answers on both names; tenant URLs follow whichever the browser used.
-            "AllowedTenantHosts": f"127.0.0.1:{port},localhost:{port}",
+            "AllowedTenantHosts": ",".join(tenant_hosts),
             "AsanaApiBaseUrl": self._sandbox.api_base_url,
             "AsanaOAuthBaseUrl": self._sandbox.oauth_base_url,
             "JwtIssuer": signin_server.url,
@@ -259,13 +259,13 @@ class LocalStack:
         self._servers.append(server)
         return server
 
-    def _register_redirect_uris(self, port: int) -> None:
+    def _register_redirect_uris(self, tenant_hosts: tuple[str, ...]) -> None:
         """The sandbox's demo OAuth apps list the default port's redirect URIs; on any other port (tests, a changed
         ``--port``) the stack's own exact URIs are added, so the demo apps work wherever the gateway listens."""
         for client_id in (demo.DEMO_APP_CLIENT_ID, demo.GRANULAR_APP_CLIENT_ID, demo.NO_SCOPES_APP_CLIENT_ID):
-            for host in ("127.0.0.1", "localhost"):
+            for host in tenant_hosts:
                 for suffix in ("", "/"):
-                    self.sandbox.add_redirect_uri(client_id, f"http://{host}:{port}{SETTINGS_PATH}{suffix}")
+                    self.sandbox.add_redirect_uri(client_id, f"http://{host}{SETTINGS_PATH}{suffix}")
 
 
 def _put_layers_on_path(template: Mapping[str, Any]) -> None:
