@@ -167,6 +167,25 @@ def test_an_expired_token_is_refreshed_after_the_401_and_the_call_succeeds(conne
     assert sandbox.grant_count(REFRESH) == 1
 
 
+def test_a_fresh_token_and_the_status_come_from_one_read_of_the_item(connected, monkeypatch):
+    service, credentials = connected
+    reads: list[ConnectionKey] = []
+    get = ConnectionStore.get
+
+    def counting_get(store: ConnectionStore, key: ConnectionKey):
+        reads.append(key)
+        return get(store, key)
+
+    monkeypatch.setattr(ConnectionStore, "get", counting_get)
+
+    source, info = org_source(service, credentials)
+    assert info.status == "connected"
+    assert source.access_token()
+    assert source.access_token()
+
+    assert reads == [ORG_KEY]
+
+
 def test_the_kept_refresh_token_keeps_working_for_later_refreshes(connected, sandbox, clock):
     service, credentials = connected
     for _ in range(3):

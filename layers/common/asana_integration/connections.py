@@ -391,6 +391,7 @@ class ConnectionService:
             clock=self._clock,
             remaining_time_ms=remaining_time_ms,
             connect_url=connect_url,
+            record=record,
         )
         return source, ConnectionInfo.from_record(record)
 

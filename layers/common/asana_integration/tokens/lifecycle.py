@@ -62,6 +62,7 @@ class ConnectionTokenSource:
         sleep: Callable[[float], None] = time.sleep,
         remaining_time_ms: Callable[[], int] | None = None,
         connect_url: Callable[[], str | None] | None = None,
+        record: ConnectionRecord | None = None,
         lease_seconds: int = LEASE_SECONDS,
         poll_interval: float = POLL_INTERVAL_SECONDS,
     ) -> None:
@@ -79,6 +80,9 @@ class ConnectionTokenSource:
         self._owner = uuid.uuid4().hex
         self._current: _Current | None = None
         self._refreshed_here: set[str] = set()
+        # The item as the caller has just read it (for the connection's status): the first read uses it instead of
+        # reading again. Every later read, and the re-read under the lease, goes to the table.
+        self._prefetched = record
 
     def __repr__(self) -> str:
         return f"ConnectionTokenSource(org_id={self._key.org_id!r}, purpose={self._key.purpose.value!r})"
@@ -186,7 +190,8 @@ class ConnectionTokenSource:
     # --- helpers -------------------------------------------------------------------------------------------------
 
     def _read_active(self) -> ConnectionRecord:
-        record = self._store.get(self._key)
+        record = self._prefetched if self._prefetched is not None else self._store.get(self._key)
+        self._prefetched = None
         if record is None or record.status is not Status.ACTIVE:
             # Disconnected, or already known dead: fail fast, never call Asana for it again.
             raise self._authentication_failed()
