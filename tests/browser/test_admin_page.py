@@ -321,6 +321,37 @@ def test_quick_action_error_shows_message_fix_and_a_connect_button(page: Page, m
     assert console_errors == []
 
 
+def test_a_failed_personal_connect_offers_to_retry_the_personal_connection(
+    page: Page, mock_api: MockApi, console_errors
+):
+    admin_api(mock_api)
+    mock_api.on(
+        "POST /connect",
+        409,
+        {
+            "error": {
+                "code": "redirect_uri_mismatch",
+                "message": "The 'redirect_uri' parameter does not match a valid url for the application.",
+                "fix": "Add the redirect URIs shown on this page to your Asana app.",
+                "connect_url": "https://app.asana.com/-/oauth_authorize?x=1",
+            }
+        },
+    )
+    open_page(page, mock_api)
+
+    page.get_by_role("button", name="Connect my Asana account").click()
+    notice = page.locator("#personal-notice")
+    expect(notice).to_contain_text("Could not start the Asana connection.")
+    expect(notice).to_contain_text("Add the redirect URIs shown on this page")
+    notice.get_by_role("button", name="Connect / Authorize").click()
+    for _ in range(50):  # the retry's request is answered by the mock in this (Python) thread
+        if len(mock_api.calls_to("POST /connect")) == 2:
+            break
+        page.wait_for_timeout(100)
+    assert [c.body for c in mock_api.calls_to("POST /connect")] == [{"purpose": "personal"}] * 2
+    assert console_errors == []
+
+
 def test_member_sees_only_the_personal_section_and_the_admin_note(page: Page, mock_api: MockApi, console_errors):
     mock_api.on(
         "GET /settings",

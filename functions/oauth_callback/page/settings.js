@@ -557,7 +557,7 @@
       }
       window.location.assign(url.href);
     } catch (error) {
-      if (error.status !== 401) { notify(regionId, errorNotice(error, "Could not start the Asana connection.")); }
+      if (error.status !== 401) { notify(regionId, errorNotice(error, "Could not start the Asana connection.", purpose)); }
     }
   }
 
