@@ -24,7 +24,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     def port(env: str, default: int) -> int:
         return int(os.environ.get(env, default))
 
-    parser = argparse.ArgumentParser(prog="make run", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m local.run", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=port("GATEWAY_PORT", DEFAULT_PORTS.gateway), help="gateway")
     parser.add_argument("--sandbox-port", type=int, default=port("SANDBOX_PORT", DEFAULT_PORTS.sandbox))
     parser.add_argument("--aws-port", type=int, default=port("MOTO_PORT", DEFAULT_PORTS.aws), help="moto")
@@ -97,7 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except OSError as error:
         print(
-            f"make run: {error.strerror or error}. Is another `make run` running? See `make run` --help for ports.",
+            f"make run: {error.strerror or error}. Is another `make run` running? "
+            "For other ports see `.venv/bin/python -m local.run --help`.",
             file=sys.stderr,
         )
         return 1
