@@ -247,10 +247,15 @@
       title: title || null,
       message: error.message,
       fix: error.fix,
-      details: error.details.filter(function (d) { return !fieldErrorTarget(d.field); }),
+      details: error.details.filter(function (d) { return !fieldName(d.field); }),  // those show at their field
       retryAfter: error.retryAfter,
       connectPurpose: error.connectUrl ? (connectPurpose || "organization") : null
     };
+  }
+
+  /** Show a failed request in a notice region. A 401 is not repeated there: the sign-in prompt already says it. */
+  function reportError(regionId, error, title, connectPurpose) {
+    if (error.status !== 401) { notify(regionId, errorNotice(error, title, connectPurpose)); }
   }
 
   /** Disable a button while its request runs; restore the label afterwards. */
@@ -434,19 +439,16 @@
     if (workspaces.length && !state.lists.workspaces.items.length) { fillWorkspaceSelect(workspaces); }
   }
 
+  var FORM_FIELDS = ["client_id", "client_secret", "pat"];
+
   /** The form field a validation detail belongs to ("pat" or a nested location such as "pat.x"), or null. */
   function fieldName(field) {
     var name = String(field || "").split(".")[0];
-    return ["client_id", "client_secret", "pat"].indexOf(name) >= 0 ? name : null;
-  }
-
-  function fieldErrorTarget(field) {
-    var name = fieldName(field);
-    return name ? $(name) : null;
+    return FORM_FIELDS.indexOf(name) >= 0 ? name : null;
   }
 
   function clearFieldErrors() {
-    ["client_id", "client_secret", "pat"].forEach(function (name) {
+    FORM_FIELDS.forEach(function (name) {
       $(name).removeAttribute("aria-invalid");
       setText(name + "-error", "");
     });
@@ -526,7 +528,7 @@
           (STATE_LABELS[c.state] || c.state) + "."
       });
     } catch (error) {
-      if (error.status !== 401) { notify("connection-notice", errorNotice(error, "Verification failed.")); }
+      reportError("connection-notice", error, "Verification failed.");
     }
   }
 
@@ -557,7 +559,7 @@
       }
       window.location.assign(url.href);
     } catch (error) {
-      if (error.status !== 401) { notify(regionId, errorNotice(error, "Could not start the Asana connection.", purpose)); }
+      reportError(regionId, error, "Could not start the Asana connection.", purpose);
     }
   }
 
@@ -574,7 +576,7 @@
       await loadSettings(state.loadSeq);
       $("connection-title").focus();  // the button that had focus is gone with the OAuth connection
     } catch (error) {
-      if (error.status !== 401) { notify("connection-notice", errorNotice(error, "Could not disconnect.")); }
+      reportError("connection-notice", error, "Could not disconnect.");
     }
   }
 
@@ -592,7 +594,7 @@
         message: "Its tokens were revoked and its credentials deleted. Save new settings to connect again." });
       $("connection-title").focus();
     } catch (error) {
-      if (error.status !== 401) { notify("danger-notice", errorNotice(error, "Could not disconnect the organization.")); }
+      reportError("danger-notice", error, "Could not disconnect the organization.");
     }
   }
 
@@ -607,10 +609,10 @@
 
   // ------------------------------------------------------------------------------------------- Quick Actions --
 
-  var LIST_LABELS = { workspaces: "workspaces", projects: "projects", teams: "teams" };
+  var LIST_KINDS = ["workspaces", "projects", "teams"];  // also the API path and the plural shown to the user
 
   function resetLists() {
-    ["workspaces", "projects", "teams"].forEach(function (kind) {
+    LIST_KINDS.forEach(function (kind) {
       state.lists[kind] = { items: [], next: null, workspace: null };
       show("result-" + kind, false);
       $("result-" + kind + "-list").replaceChildren();
@@ -678,9 +680,7 @@
       if (kind === "workspaces") { fillWorkspaceSelect(state.lists.workspaces.items); }
       return true;
     } catch (error) {
-      if (error.status !== 401) {
-        notify("quick-notice", errorNotice(error, "Could not load " + LIST_LABELS[kind] + " from Asana."));
-      }
+      reportError("quick-notice", error, "Could not load " + kind + " from Asana.");
       return false;
     }
   }
@@ -708,8 +708,8 @@
     var title = kind.charAt(0).toUpperCase() + kind.slice(1) + where;
     setText("result-" + kind + "-title", title);
     var count = data.items.length;
-    var summary = count === 0 ? "No " + LIST_LABELS[kind] + " found" + where + "." :
-      count + " " + (count === 1 ? LIST_LABELS[kind].replace(/s$/, "") : LIST_LABELS[kind]) + " shown" +
+    var summary = count === 0 ? "No " + kind + " found" + where + "." :
+      count + " " + (count === 1 ? kind.replace(/s$/, "") : kind) + " shown" +
       (data.next ? "; more are available." : ".");
     setText("result-" + kind + "-summary", summary);
     show("result-" + kind + "-more", !!data.next);
@@ -726,7 +726,7 @@
   function renderPersonal(connection) {
     var status = connection.status || "not_connected";
     var badge = $("personal-state");
-    badge.dataset.state = status === "needs_reconnect" ? "needs_reconnect" : status;
+    badge.dataset.state = status;
     badge.textContent = STATE_LABELS[status] || status;
     var message = "You have not connected your Asana account.";
     if (status === "connected") {
@@ -754,7 +754,7 @@
       await loadPersonal(state.loadSeq);
       $("personal-title").focus();  // the Disconnect button is gone now
     } catch (error) {
-      if (error.status !== 401) { notify("personal-notice", errorNotice(error, "Could not disconnect.", "personal")); }
+      reportError("personal-notice", error, "Could not disconnect.", "personal");
     }
   }
 
@@ -837,10 +837,8 @@
     $("org-disconnect").addEventListener("click", disconnectOrganization);
     $("personal-connect").addEventListener("click", function () { startConnect("personal", this, "personal-notice"); });
     $("personal-disconnect").addEventListener("click", disconnectPersonal);
-    $("qa-workspaces").addEventListener("click", function () { loadList("workspaces", false, this); });
-    $("qa-projects").addEventListener("click", function () { loadList("projects", false, this); });
-    $("qa-teams").addEventListener("click", function () { loadList("teams", false, this); });
-    ["workspaces", "projects", "teams"].forEach(function (kind) {
+    LIST_KINDS.forEach(function (kind) {
+      $("qa-" + kind).addEventListener("click", function () { loadList(kind, false, this); });
       $("result-" + kind + "-more").addEventListener("click", function () { loadList(kind, true, this); });
     });
     Array.prototype.forEach.call(document.querySelectorAll("[data-copy]"), function (button) {
