@@ -201,7 +201,7 @@ class DevIdentityProvider:
 
     def _token(self, request: Request) -> Response:
         body = request.get_json(silent=True) if request.is_json else request.form
-        key = str((body or {}).get("identity", ""))
+        key = str(body.get("identity", "")) if isinstance(body, Mapping) else ""  # JSON may be any value, or invalid
         if key not in self.identities:
             return _json({"error": "unknown_identity", "identities": list(self.identities)}, 400)
         token = self.token_for(key)

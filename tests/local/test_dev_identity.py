@@ -75,3 +75,5 @@ def test_discovery_jwks_and_token_endpoints(identity: DevIdentityProvider) -> No
     token = client.post("/token", json={"identity": "admin"}).get_json()["access_token"]
     assert _verify(identity, token)["org_id"] == "org-acme"
     assert client.post("/token", data={"identity": "nobody"}).status_code == 400
+    assert client.post("/token", json=["admin"]).status_code == 400
+    assert client.post("/token", data="{", content_type="application/json").status_code == 400
