@@ -311,6 +311,27 @@ def test_a_transient_refresh_failure_surfaces_without_marking_and_cools_down(con
     assert sandbox.grant_count(REFRESH) == 2
 
 
+# --- disconnect -----------------------------------------------------------------------------------------------------
+
+
+def test_a_reconnect_racing_a_disconnect_leaves_no_grant_alive(connected, sandbox, monkeypatch):
+    service, _ = connected
+    get = ConnectionStore.get
+
+    def get_then_reconnect(store: ConnectionStore, key: ConnectionKey):
+        record = get(store, key)
+        monkeypatch.setattr(ConnectionStore, "get", get)
+        connect(service, sandbox)  # lands between the disconnect's read and its delete
+        return record
+
+    monkeypatch.setattr(ConnectionStore, "get", get_then_reconnect)
+
+    assert service.disconnect(ADMIN, Purpose.ORGANIZATION) is True
+
+    assert raw_store().get(ORG_KEY) is None
+    assert sandbox.state.store.live_refresh_tokens(client_id=demo.DEMO_APP_CLIENT_ID) == []
+
+
 # --- the lease ------------------------------------------------------------------------------------------------------
 
 

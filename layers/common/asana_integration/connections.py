@@ -417,8 +417,7 @@ class ConnectionService:
                 "Nothing to do. Use Connect to link an Asana account.",
                 code="not_connected",
             )
-        revoked = self._revoke(record, self._credentials.get(caller.org_id))
-        self._store.delete(key)
+        revoked = self._revoke_and_delete(record, self._credentials.get(caller.org_id))
         logger.info(
             "asana connection disconnected",
             extra={"org_id": caller.org_id, "purpose": purpose.value, "revoked": revoked},
@@ -429,10 +428,19 @@ class ConnectionService:
         """Revoke and delete every connection of the organization (its own and its users'). Returns how many."""
         records = self._store.list_organization(org_id)
         for record in records:
-            self._revoke(record, credentials)
-            self._store.delete(record.key)
+            self._revoke_and_delete(record, credentials)
         logger.info("asana connections of the organization removed", extra={"org_id": org_id, "count": len(records)})
         return len(records)
+
+    def _revoke_and_delete(self, record: ConnectionRecord, credentials: OrgCredentials | None) -> bool:
+        """Revoke ``record``'s grant, then delete the item. Returns whether Asana confirmed the revocation."""
+        revoked = self._revoke(record, credentials)
+        deleted = self._store.delete(record.key)
+        if deleted is not None and deleted.refresh_token_ct != record.refresh_token_ct:
+            # Reconnected (or the refresh token rotated) between our read and the delete: revoke what was deleted too,
+            # so no grant outlives its tokens.
+            self._revoke(deleted, credentials)
+        return revoked
 
     def _revoke(self, record: ConnectionRecord, credentials: OrgCredentials | None) -> bool:
         """Best effort: a failure is logged and reported, never raised (the caller deletes the tokens anyway)."""
