@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from local.asana_sandbox.api import API_PREFIX, register_api_routes
 from local.asana_sandbox.control import CONTROL_PREFIX, register_control_routes
-from local.asana_sandbox.errors import RATE_LIMITED, AsanaError, error_body
+from local.asana_sandbox.errors import RATE_LIMITED, SERVER_ERROR, AsanaError, error_body
 from local.asana_sandbox.oauth import OAUTH_PREFIX, register_oauth_routes
 from local.asana_sandbox.recorder import RecordedRequest
 from local.asana_sandbox.state import SandboxState
@@ -45,7 +45,7 @@ def create_app(state: SandboxState) -> Flask:
         if decision.retry_after is not None:
             return _asana_error(429, RATE_LIMITED, {"Retry-After": str(decision.retry_after)})
         if decision.error_status is not None:
-            return _asana_error(decision.error_status, "Server Error")
+            return _asana_error(decision.error_status, SERVER_ERROR)
         if not path.startswith(API_PREFIX):
             return None
         authorization = request.headers.get("Authorization")

@@ -99,10 +99,8 @@ def register_control_routes(app: Flask, state: SandboxState) -> None:
         }
 
     def fail_refresh(body: dict[str, Any]) -> dict[str, Any]:
-        if body.get("refresh_token"):
-            store.failing_refresh_tokens.add(str(body["refresh_token"]))
-        else:
-            store.fail_all_refreshes = bool(body.get("enabled", True))
+        refresh_token = body.get("refresh_token")
+        store.fail_refreshes(bool(body.get("enabled", True)), str(refresh_token) if refresh_token else None)
         return {}
 
     def revoke(body: dict[str, Any]) -> dict[str, Any]:

@@ -53,10 +53,6 @@ def error_body(status: int, message: str) -> dict[str, Any]:
     return {"errors": [error]}
 
 
-def missing_input(param: str) -> AsanaError:
-    return AsanaError(400, f"{param}: Missing input")
-
-
 def not_a_number(param: str, value: str) -> AsanaError:
     # Observed shape: "workspace: Not a Long: <value>" for a non-numeric gid.
     return AsanaError(400, f"{param}: Not a Long: {value}")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, Response, g, jsonify, redirect, request
+from flask import Flask, Response, jsonify, redirect, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from local.asana_sandbox.consent import render_consent_page
@@ -198,8 +198,7 @@ def register_oauth_routes(app: Flask, state: SandboxState) -> None:
     @app.post(f"{OAUTH_PREFIX}/oauth_token")
     def oauth_token() -> tuple[Response, int]:
         form = request.form
-        grant_type = form.get("grant_type", "")
-        g.grant_type = grant_type or None
+        grant_type = form.get("grant_type", "")  # recorded by app.py before any fault can answer
         client = store.check_client(form.get("client_id", ""), form.get("client_secret", ""))
         if client is None:
             return _oauth_error(401, "invalid_client", "The client_id or client_secret is invalid.")
@@ -246,7 +245,8 @@ def _exchange_code(state: SandboxState, client: OAuthApp) -> tuple[Response, int
             verifier = form.get("code_verifier", "")
             if not verifier or not _pkce_matches(verifier, code.code_challenge):
                 return _oauth_error(400, "invalid_grant", "The `code_verifier` does not match the `code_challenge`.")
-        # Single use: burnt even though a later check could still fail, as a replayed code must never work.
+        # Single use: burnt by the first exchange that passes every check, so a replayed code never works. A failed
+        # attempt leaves it usable (whether Asana burns a code on e.g. a wrong verifier is not documented).
         code.used = True
     refresh = store.issue_refresh_token(client.client_id, code.user_gid, code.scopes)
     return jsonify(_token_response(state, refresh, include_refresh=True)), 200
@@ -257,9 +257,8 @@ def _refresh(state: SandboxState, client: OAuthApp) -> tuple[Response, int]:
     token = request.form.get("refresh_token", "")
     with store.lock:
         refresh = store.refresh_tokens.get(token)
-        if refresh is None or refresh.revoked or refresh.client_id != client.client_id:
-            return _oauth_error(400, "invalid_grant", "The refresh token is invalid or has been revoked.")
-        if store.fail_all_refreshes or token in store.failing_refresh_tokens:
+        failing = store.fail_all_refreshes or token in store.failing_refresh_tokens
+        if refresh is None or refresh.revoked or refresh.client_id != client.client_id or failing:
             return _oauth_error(400, "invalid_grant", "The refresh token is invalid or has been revoked.")
         if store.rotate_refresh_tokens:
             # Rotation retires the old refresh token but, as with other providers, not the access tokens it minted.

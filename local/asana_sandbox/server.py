@@ -131,10 +131,7 @@ class AsanaSandbox:
 
     def fail_refreshes(self, enabled: bool = True, refresh_token: str | None = None) -> None:
         """Make refresh grants answer 400 invalid_grant: all of them, or only for one refresh token."""
-        if refresh_token is not None:
-            self.state.store.failing_refresh_tokens.add(refresh_token)
-        else:
-            self.state.store.fail_all_refreshes = enabled
+        self.state.store.fail_refreshes(enabled, refresh_token)
 
     def revoke_refresh_tokens(
         self, *, refresh_token: str | None = None, user_gid: str | None = None, client_id: str | None = None

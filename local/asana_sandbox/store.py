@@ -53,6 +53,14 @@ class SandboxStore:
             self.fail_all_refreshes = False
             self.failing_refresh_tokens: set[str] = set()
 
+    def fail_refreshes(self, enabled: bool = True, refresh_token: str | None = None) -> None:
+        """Make refresh grants answer 400 invalid_grant: all of them (or none again), or only for one refresh token."""
+        with self.lock:
+            if refresh_token is not None:
+                self.failing_refresh_tokens.add(refresh_token)
+            else:
+                self.fail_all_refreshes = enabled
+
     # --- Lookups (the render.Lookup protocol) ---------------------------------------------------------------------
     def workspace(self, gid: str) -> Workspace | None:
         return self.workspaces.get(gid)
