@@ -8,6 +8,10 @@ developer machine:
 - a PKCE `code_challenge` must use `S256`;
 - the refresh-grant response repeats `data` (the authorizing user) like the code exchange; Asana documents the body
   only for the code exchange, so clients must not rely on it.
+
+Guesses where Asana's docs are silent: token and revoke errors are RFC 6749 JSON (`error`, `error_description`); only
+`{"error": "invalid_grant"}` for a dead refresh token has been observed, so every `error_description` text, the 401
+`invalid_client` and the revoke endpoint's `invalid_request` for an access token are the sandbox's wording.
 """
 
 from __future__ import annotations

@@ -2,6 +2,9 @@
 
 Asana evaluates its window more often than once a minute; a rolling 60-second window is the simplest model of that.
 Retry-After is the number of whole seconds until the oldest counted request leaves the window.
+
+Not modelled: Asana's concurrent limits (50 in-flight GETs, 15 writes) and its cost-based quota. Tests that need a 429
+for those reasons use the forced rate-limit switch (faults.py).
 """
 
 from __future__ import annotations
