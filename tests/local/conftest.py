@@ -1,7 +1,8 @@
 """A miniature template with echo functions, so the gateway is tested through HTTP without the real functions.
 
-The echo handler answers with the event and context it received; ``?mode=`` makes it raise, sleep, or return the
-request body as its Lambda response (to test how the gateway maps responses).
+The echo handler answers with the event and context it received; ``?mode=`` makes it raise, sleep, call a URL (back
+into the gateway) while its request is open, or return the request body as its Lambda response (to test how the
+gateway maps responses).
 """
 
 from __future__ import annotations
