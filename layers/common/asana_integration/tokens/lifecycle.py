@@ -103,10 +103,12 @@ class ConnectionTokenSource:
                 # broken (app removed, user deactivated). Another refresh would only repeat that, so stop here.
                 raise self._authentication_failed()
             return self._obtain(rejected_token_id=current.token_id)
-        # Not a token we handed out (should not happen): the stored one counts as rejected only if it is that token.
+        # Not the token we hold now (another call on this source renewed it meanwhile, or none was handed out yet): the
+        # stored one counts as rejected only if it is that token.
         record = self._read_active()
-        if self._store.access_token(record) != rejected:
-            return self._adopt(record)
+        stored = self._store.access_token(record)
+        if stored != rejected:
+            return self._adopt(record, stored)
         return self._obtain(rejected_token_id=record.token_id)
 
     # --- single flight -------------------------------------------------------------------------------------------
@@ -208,8 +210,9 @@ class ConnectionTokenSource:
         margin = min(REFRESH_MARGIN_SECONDS, max(lifetime, 0) // 2)
         return expires_at - margin > (self._clock() if now is None else now)
 
-    def _adopt(self, record: ConnectionRecord) -> str:
-        token = self._store.access_token(record)
+    def _adopt(self, record: ConnectionRecord, token: str | None = None) -> str:
+        """Use ``record``'s access token from now on (``token``: already decrypted, saves a KMS call)."""
+        token = token if token is not None else self._store.access_token(record)
         self._current = _Current(
             token, record.token_id, record.access_expires_at, record.access_expires_at - record.updated_at
         )
