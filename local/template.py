@@ -67,7 +67,6 @@ class FunctionSpec:
     handler: str
     timeout: int
     environment: Mapping[str, Any] = field(default_factory=dict)  # values may still be intrinsics
-    schedules: tuple[str, ...] = ()  # schedule expressions of Schedule/ScheduleV2 events
 
 
 def functions(template: Mapping[str, Any] | None = None) -> list[FunctionSpec]:
@@ -82,11 +81,6 @@ def functions(template: Mapping[str, Any] | None = None) -> list[FunctionSpec]:
             **globals_.get("Environment", {}).get("Variables", {}),
             **props.get("Environment", {}).get("Variables", {}),
         }
-        schedules = tuple(
-            event["Properties"]["ScheduleExpression"]
-            for event in props.get("Events", {}).values()
-            if event["Type"] in ("Schedule", "ScheduleV2")
-        )
         specs.append(
             FunctionSpec(
                 logical_id=logical_id,
@@ -94,7 +88,6 @@ def functions(template: Mapping[str, Any] | None = None) -> list[FunctionSpec]:
                 handler=props["Handler"],
                 timeout=int(props.get("Timeout", globals_.get("Timeout", 3))),
                 environment=environment,
-                schedules=schedules,
             )
         )
     return specs
