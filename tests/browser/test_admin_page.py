@@ -454,7 +454,9 @@ def test_oauth_outcome_is_shown_once_and_dropped_from_the_url(page: Page, mock_a
     expect(notice).to_contain_text("The organization was not connected to Asana.")
     expect(notice).to_contain_text("The 'redirect_uri' parameter does not match a valid url for the application.")
     expect(notice).to_contain_text("trailing slash variant")
+    expect(notice.locator(".notice--error")).to_be_visible()
     assert page.url == SETTINGS_URL
+    assert console_errors == []
 
 
 def test_successful_oauth_outcome_is_shown_as_success(page: Page, mock_api: MockApi, console_errors):

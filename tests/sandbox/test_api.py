@@ -5,7 +5,13 @@ from __future__ import annotations
 import requests
 
 from local.asana_sandbox import AsanaSandbox, demo
-from local.asana_sandbox.errors import MULTIPLE_WORKSPACES, NOT_AN_ORGANIZATION, OFFSET_EXPIRED, OFFSET_INVALID
+from local.asana_sandbox.errors import (
+    FORBIDDEN,
+    MULTIPLE_WORKSPACES,
+    NOT_AN_ORGANIZATION,
+    OFFSET_EXPIRED,
+    OFFSET_INVALID,
+)
 
 
 def get(sandbox: AsanaSandbox, path: str, headers: dict[str, str], **params: str | int) -> requests.Response:
@@ -70,7 +76,7 @@ def test_token_sees_only_its_users_workspaces(sandbox):
 
     assert [w["gid"] for w in workspaces] == [demo.PLAIN_WORKSPACE_GID]
     assert forbidden.status_code == 403
-    assert forbidden.json()["errors"][0]["message"]
+    assert message(forbidden) == FORBIDDEN
 
 
 def test_malformed_gid_is_400_not_a_long(sandbox, pat_headers):

@@ -192,6 +192,7 @@ def test_two_sandboxes_do_not_share_state(sandbox, pat_headers):
         assert me(other, pat_headers).status_code == 200
         assert other.request_count() == 1
         assert sandbox.request_count() == 0
+        assert me(sandbox, pat_headers).status_code == 500  # the fault was waiting in its own sandbox
     finally:
         other.stop()
 

@@ -264,6 +264,8 @@ def test_code_for_another_app_is_invalid_grant(sandbox):
     )
 
     assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"
+    assert exchange(sandbox, grant).status_code == 200  # the failed attempt did not burn the app's own code
 
 
 def test_unsupported_grant_type(sandbox):
