@@ -12,7 +12,6 @@ a user or Asana can cause; it returns a ``CallbackOutcome`` whose ``code`` alone
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from asana_integration.asana.oauth import (
+    FIX_EXCHANGE_FAILED,
     AsanaUser,
     ForbiddenScopes,
     NoScopesRegistered,
@@ -34,6 +34,7 @@ from asana_integration.asana.oauth import (
     Pkce,
     RedirectUriMismatch,
     TokenGrant,
+    safe_oauth_error,
     scope_error_for,
 )
 from asana_integration.asana.token_source import AccessTokenSource
@@ -70,11 +71,15 @@ __all__ = [
     "outcome_for_code",
 ]
 
-# Anything longer is not a code or state Asana or we issued; rejected before any work.
+# Anything longer is not an authorization code Asana issued; rejected before any work (states: MAX_STATE_LENGTH).
 MAX_CODE_LENGTH = 2048
-_OAUTH_ERROR_CODE = re.compile(r"^[a-z_]{1,64}$")
 
 # --- Outcomes of the OAuth redirect -------------------------------------------------------------------------------
+
+
+def _texts(error: IntegrationError) -> tuple[str, str]:
+    return error.message, error.fix
+
 
 _OUTCOMES: dict[str, tuple[str, str]] = {
     "connected": ("Your Asana account is connected.", ""),
@@ -83,9 +88,9 @@ _OUTCOMES: dict[str, tuple[str, str]] = {
         "Click Connect again and choose Allow on Asana's consent screen.",
     ),
     # "redirect_uri_mismatch" is built per tenant (its fix names the tenant's exact URIs): see outcome_for_code.
-    "no_scopes": (NoScopesRegistered().message, NoScopesRegistered().fix),
-    "forbidden_scopes": (ForbiddenScopes().message, ForbiddenScopes().fix),
-    "client_rejected": (OAuthClientRejected().message, OAuthClientRejected().fix),
+    "no_scopes": _texts(NoScopesRegistered()),
+    "forbidden_scopes": _texts(ForbiddenScopes()),
+    "client_rejected": _texts(OAuthClientRejected()),
     "invalid_state": (
         "This authorization link is not valid or was already used, so nothing was connected.",
         "Start again with Connect on the Asana settings page. Each link works once, for the person who opened it.",
@@ -105,8 +110,7 @@ _OUTCOMES: dict[str, tuple[str, str]] = {
     ),
     "exchange_failed": (
         "Asana did not accept the authorization, so nothing was connected.",
-        "Click Connect again: authorization codes are single-use and expire after a few minutes. If it keeps "
-        "failing, check that the Client ID and Client Secret saved in SecureDB belong to the same Asana app.",
+        FIX_EXCHANGE_FAILED,
     ),
     "asana_unreachable": ("SecureDB could not reach Asana to finish connecting, so nothing was connected.", FIX_PROXY),
     "authorization_failed": (
@@ -299,7 +303,7 @@ class ConnectionService:
             # Asana's error text is only matched, never echoed: it came through the browser and is untrusted.
             raise _CallbackFailed(
                 _asana_error_outcome(params["error"], params.get("error_description", "")),
-                asana_error=_safe_oauth_error(params["error"]),
+                asana_error=safe_oauth_error(params["error"]),
             )
         if pending is None:
             raise _CallbackFailed(state_problem or "invalid_state")
@@ -490,10 +494,6 @@ def _asana_error_outcome(error: str, description: str) -> str:
     if "redirect_uri" in description:
         return "redirect_uri_mismatch"
     return "authorization_failed"
-
-
-def _safe_oauth_error(error: str) -> str:
-    return error if _OAUTH_ERROR_CODE.match(error) else "unrecognised"
 
 
 def _record_outcome(outcome: CallbackOutcome, pending: PendingAuthorization | None, log: dict[str, Any]) -> None:

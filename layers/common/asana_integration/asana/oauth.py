@@ -46,6 +46,11 @@ PKCE_VERIFIER_BYTES = 64
 AUTHORIZE_CHECK_TIMEOUT_SECONDS = 5.0
 _OAUTH_ERROR_CODE = re.compile(r"^[a-z_]{1,64}$")
 
+FIX_EXCHANGE_FAILED = (
+    "Click Connect again: authorization codes are single-use and expire after a few minutes. If it keeps failing, "
+    "check that the Client ID and Client Secret saved in SecureDB belong to the same Asana app."
+)
+
 
 # --- Results -----------------------------------------------------------------------------------------------------
 
@@ -365,8 +370,7 @@ def _rejection(operation: str, status: int, body: dict[str, Any], urls: TenantUr
     return OAuthGrantRejected(
         error,
         f"Asana did not accept the authorization ({error}), so nothing was connected.",
-        "Click Connect again: authorization codes are single-use and expire after a few minutes. If it keeps "
-        "failing, check that the Client ID and Client Secret saved in SecureDB belong to the same Asana app.",
+        FIX_EXCHANGE_FAILED,
     )
 
 
@@ -416,9 +420,13 @@ def _json(response: requests.Response) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
-def _oauth_error_code(body: dict[str, Any] | None) -> str:
-    error = (body or {}).get("error")
+def safe_oauth_error(error: object) -> str:
+    """An OAuth error code fit for a log line or a message: Asana's code if it looks like one, else a placeholder."""
     return error if isinstance(error, str) and _OAUTH_ERROR_CODE.match(error) else "unknown_error"
+
+
+def _oauth_error_code(body: dict[str, Any] | None) -> str:
+    return safe_oauth_error((body or {}).get("error"))
 
 
 def _description(body: dict[str, Any] | None) -> str:
