@@ -10,6 +10,7 @@ import pytest
 
 from asana_integration.config import get_config
 from asana_integration.oauth_state import OAuthStateStore, StateExpired, StateRejected
+from asana_integration.tokens.store import Purpose
 from local.template import ttl_attribute
 from tests import log_audit
 
@@ -64,6 +65,7 @@ def test_consuming_returns_who_started_it_and_how(states):
     pending = states.consume(state)
 
     assert (pending.org_id, pending.user_id, pending.purpose) == ("org-a", "admin-a", "organization")
+    assert pending.purpose is Purpose.ORGANIZATION
     assert pending.redirect_uri == "https://expand.securedb.io/asana/settings"
     assert pending.code_verifier == "v" * 86
     assert "v" * 86 not in repr(pending)

@@ -259,7 +259,7 @@ class ConnectionService:
             state,
             org_id=caller.org_id,
             user_id=caller.user_id,
-            purpose=purpose.value,
+            purpose=purpose,
             redirect_uri=urls.redirect_uri,
             code_verifier=pkce.verifier,
         )
@@ -269,7 +269,7 @@ class ConnectionService:
     def complete_callback(self, params: Mapping[str, str], callback_url: str) -> CallbackOutcome:
         """Finish Asana's redirect to ``callback_url`` (its query in ``params``). Stores tokens only on success."""
         pending, state_problem = self._consume_state(params.get("state") or "")
-        purpose = Purpose(pending.purpose) if pending else None
+        purpose = pending.purpose if pending else None
         # The fix texts name the URIs of the tenant that started Connect, else of the URL the browser arrived on.
         urls = _tenant_of(pending.redirect_uri if pending else callback_url)
         try:
@@ -337,7 +337,7 @@ class ConnectionService:
         self, pending: PendingAuthorization, credentials: OrgCredentials, grant: TokenGrant, user: AsanaUser
     ) -> None:
         refresh_token = grant.refresh_token or ""  # exchange_code refuses answers without one
-        key = ConnectionKey.for_purpose(pending.org_id, Purpose(pending.purpose), pending.user_id)
+        key = ConnectionKey.for_purpose(pending.org_id, pending.purpose, pending.user_id)
         replaced = self._store.put_connection(
             key,
             NewTokens(

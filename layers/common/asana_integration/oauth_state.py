@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from asana_integration.tokens.store import Purpose
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
@@ -44,11 +46,10 @@ class StateExpired(StateRejected):
 class PendingAuthorization:
     org_id: str
     user_id: str
-    purpose: str  # "organization" | "personal"
+    purpose: Purpose
     redirect_uri: str
     code_verifier: str = field(repr=False)
-    created_at: int = 0
-    expires_at: int = 0
+    expires_at: int
 
 
 class OAuthStateStore:
@@ -62,7 +63,7 @@ class OAuthStateStore:
         return secrets.token_urlsafe(STATE_BYTES)
 
     def save(
-        self, state: str, *, org_id: str, user_id: str, purpose: str, redirect_uri: str, code_verifier: str
+        self, state: str, *, org_id: str, user_id: str, purpose: Purpose, redirect_uri: str, code_verifier: str
     ) -> None:
         """Remember a pending authorization under the hash of ``state`` (from ``new_state``) until the TTL."""
         now = int(self._clock())
@@ -73,7 +74,7 @@ class OAuthStateStore:
                 "record_type": "oauth_state",
                 "org_id": org_id,
                 "user_id": user_id,
-                "purpose": purpose,
+                "purpose": str(purpose),
                 "redirect_uri": redirect_uri,
                 "code_verifier": code_verifier,
                 "created_at": now,
@@ -101,10 +102,9 @@ class OAuthStateStore:
         pending = PendingAuthorization(
             org_id=str(item["org_id"]),
             user_id=str(item["user_id"]),
-            purpose=str(item["purpose"]),
+            purpose=Purpose(str(item["purpose"])),
             redirect_uri=str(item["redirect_uri"]),
             code_verifier=str(item["code_verifier"]),
-            created_at=int(item["created_at"]),
             expires_at=int(item["expires_at"]),
         )
         if self._clock() >= pending.expires_at:
