@@ -289,6 +289,22 @@ def test_an_app_without_scopes_gives_the_seeds_message_at_connect_and_on_the_red
     assert connection_items() == []
 
 
+def test_asana_failing_the_code_exchange_says_so_without_blaming_the_proxy_and_stores_nothing(oauth, sandbox):
+    from asana_integration.connections import outcome_for_code
+
+    _, body = api(oauth, "POST", "/asana/api/connect", body={"purpose": "organization"})
+    path, query = consent(sandbox, body["connect_url"])
+    sandbox.inject_errors(count=1, status=503, path_prefix="/-/oauth_token")
+
+    outcome = outcome_of(callback(oauth, path, query))
+
+    assert outcome["outcome"] == ["asana_unavailable"]
+    message, fix = outcome_for_code("asana_unavailable", URLS)
+    assert "nothing was connected" in message
+    assert "ASANA_PROXY" not in fix
+    assert connection_items() == []
+
+
 def test_connect_without_saved_credentials_is_409_with_a_fix(oauth):
     status, body = api(oauth, "POST", "/asana/api/connect", org="org-new", body={"purpose": "organization"})
 

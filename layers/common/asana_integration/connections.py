@@ -45,6 +45,7 @@ from asana_integration.errors import (
     FIX_PROXY,
     SEED_AUTH_FAILED,
     AsanaError,
+    AsanaUnreachable,
     ConnectionRequired,
     IntegrationError,
     NotFound,
@@ -113,6 +114,10 @@ _OUTCOMES: dict[str, tuple[str, str]] = {
         FIX_EXCHANGE_FAILED,
     ),
     "asana_unreachable": ("SecureDB could not reach Asana to finish connecting, so nothing was connected.", FIX_PROXY),
+    "asana_unavailable": (
+        "Asana did not give a usable answer while finishing the connection, so nothing was connected.",
+        "Click Connect again in a minute. If it keeps happening, check https://status.asana.com.",
+    ),
     "authorization_failed": (
         "Asana reported an error during authorization, so nothing was connected.",
         "Click Connect again. If it keeps failing, check the app's settings in the Asana Developer Console "
@@ -329,8 +334,11 @@ class ConnectionService:
             raise _CallbackFailed(
                 error.code if error.code in OUTCOME_CODES else "exchange_failed", error_code=error.code
             ) from None
-        except AsanaError as error:
+        except AsanaUnreachable as error:
             raise _CallbackFailed("asana_unreachable", error_code=error.code) from None
+        except AsanaError as error:
+            # Asana answered, but with a 5xx, a timeout or a garbled body: not a proxy or TLS problem.
+            raise _CallbackFailed("asana_unavailable", error_code=error.code) from None
         self._store_grant(pending, credentials, grant, user)
 
     def _store_grant(
