@@ -309,8 +309,23 @@ def test_connect_without_saved_credentials_is_409_with_a_fix(oauth):
     status, body = api(oauth, "POST", "/asana/api/connect", org="org-new", body={"purpose": "organization"})
 
     assert status == 409
-    assert body["error"]["code"] == "requires_connection"
+    assert body["error"]["code"] == "not_configured"  # the same code the settings API uses for this situation
     assert "Client ID" in body["error"]["fix"]
+
+
+def test_an_aws_failure_during_the_callback_still_redirects_with_an_explained_outcome(oauth, sandbox, monkeypatch):
+    _, body = api(oauth, "POST", "/asana/api/connect", body={"purpose": "organization"})
+    path, query = consent(sandbox, body["connect_url"])
+
+    def dynamodb_is_down(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError("simulated DynamoDB outage")
+
+    monkeypatch.setattr(oauth.connection_service()._states, "consume", dynamodb_is_down)
+    response = callback(oauth, path, query)
+
+    assert outcome_of(response) == {"outcome": ["internal_error"]}
+    assert query["code"] not in response["headers"]["Location"]
+    assert connection_items() == []
 
 
 @pytest.mark.parametrize(

@@ -118,6 +118,10 @@ _OUTCOMES: dict[str, tuple[str, str]] = {
         "Asana did not give a usable answer while finishing the connection, so nothing was connected.",
         "Click Connect again in a minute. If it keeps happening, check https://status.asana.com.",
     ),
+    "internal_error": (
+        "Something went wrong on SecureDB's side while finishing the connection, so nothing was connected.",
+        "Click Connect again. If it keeps failing, contact support with the time of the attempt.",
+    ),
     "authorization_failed": (
         "Asana reported an error during authorization, so nothing was connected.",
         "Click Connect again. If it keeps failing, check the app's settings in the Asana Developer Console "
@@ -252,6 +256,7 @@ class ConnectionService:
                 "Your organization has not saved its Asana app's Client ID yet, so there is nothing to connect to.",
                 "An administrator must open the Asana settings, paste the Client ID and Client Secret from the Asana "
                 "Developer Console (your app → OAuth) and click Save Asana Settings. Then Connect works.",
+                code="not_configured",
             )
         if check_with_asana:
             self._endpoints.check_authorize(client_id=credentials.client_id, urls=urls)
@@ -273,16 +278,22 @@ class ConnectionService:
 
     def complete_callback(self, params: Mapping[str, str], callback_url: str) -> CallbackOutcome:
         """Finish Asana's redirect to ``callback_url`` (its query in ``params``). Stores tokens only on success."""
-        pending, state_problem = self._consume_state(params.get("state") or "")
-        purpose = pending.purpose if pending else None
-        # The fix texts name the URIs of the tenant that started Connect, else of the URL the browser arrived on.
-        urls = _tenant_of(pending.redirect_uri if pending else callback_url)
+        pending: PendingAuthorization | None = None
+        urls = _tenant_of(callback_url)
         try:
+            pending, state_problem = self._consume_state(params.get("state") or "")
+            # The fix texts name the URIs of the tenant that started Connect, else of the URL the browser arrived on.
+            urls = _tenant_of(pending.redirect_uri if pending else callback_url)
             self._connect(params, callback_url, pending, state_problem, urls)
             code, log = "connected", {}
         except _CallbackFailed as failed:
             code, log = failed.code, failed.log
-        outcome = CallbackOutcome.of(code, purpose, urls)
+        except Exception:
+            # DynamoDB, KMS or Secrets Manager failed: still send the browser on (the code leaves the address bar)
+            # with an outcome the page can explain, instead of a raw 500 on Asana's redirect.
+            logger.exception("asana oauth callback failed unexpectedly")
+            code, log = "internal_error", {}
+        outcome = CallbackOutcome.of(code, pending.purpose if pending else None, urls)
         _record_outcome(outcome, pending, log)
         return outcome
 
