@@ -125,7 +125,9 @@ def test_admin_sees_status_identity_urls_and_scopes_and_secrets_are_never_prefil
     for label in ("Asana Client Secret", "Personal Access Token (PAT)"):
         field = page.get_by_label(label, exact=False).first
         expect(field).to_have_attribute("type", "password")
-        expect(field).to_have_attribute("autocomplete", "off")
+        # "new-password": browsers ignore "off" on password fields and would autofill a saved site password here,
+        # which a save would then store as the client secret or PAT.
+        expect(field).to_have_attribute("autocomplete", "new-password")
         expect(field).to_have_value("")
     expect(page.locator("#pat-state")).to_contain_text("•••• a6e5")
     expect(page.locator("#client_secret-state")).to_contain_text("A secret is saved")
