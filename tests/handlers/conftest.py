@@ -27,30 +27,39 @@ def _reset(module: ModuleType) -> None:
             cached.cache_clear()
 
 
+def invoke(
+    module: ModuleType,
+    method: str,
+    path: str,
+    *,
+    org: str = "org-a",
+    user: str = "admin-a",
+    admin: bool = True,
+    body: Any = None,
+    query: dict[str, str] | None = None,
+    host: str | None = None,
+    route_path: str | None = None,
+    anonymous: bool = False,
+) -> dict[str, Any]:
+    """The function's raw API Gateway response to a real-shaped event (``anonymous``: a public route, no JWT)."""
+    event = http_event(
+        method,
+        path,
+        route_path=route_path,
+        claims=None if anonymous else claims_for(org, user, admin=admin),
+        body=body,
+        query=query,
+        headers={"host": host} if host else None,
+    )
+    response: dict[str, Any] = module.lambda_handler(event, LambdaContext())
+    return response
+
+
 def make_caller(module: ModuleType) -> ApiCall:
-    def call(
-        method: str,
-        path: str,
-        *,
-        org: str = "org-a",
-        user: str = "admin-a",
-        admin: bool = True,
-        body: Any = None,
-        query: dict[str, str] | None = None,
-        host: str | None = None,
-        route_path: str | None = None,
-        anonymous: bool = False,
-    ) -> tuple[int, Any]:
-        event = http_event(
-            method,
-            path,
-            route_path=route_path,
-            claims=None if anonymous else claims_for(org, user, admin=admin),
-            body=body,
-            query=query,
-            headers={"host": host} if host else None,
-        )
-        response = module.lambda_handler(event, LambdaContext())
+    """Call the function like an API client: (status, parsed JSON body or the raw body for other content types)."""
+
+    def call(method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+        response = invoke(module, method, path, **kwargs)
         content_type = response.get("headers", {}).get("Content-Type", "")
         payload = json.loads(response["body"]) if "json" in content_type else response.get("body")
         return response["statusCode"], payload

@@ -25,8 +25,7 @@ from asana_integration.tenant_urls import TenantUrls
 from asana_integration.tokens.store import ConnectionKey
 from local.asana_sandbox import demo
 from tests import log_audit
-from tests.events import LambdaContext, claims_for, http_event
-from tests.handlers.conftest import _reset, function_module
+from tests.handlers.conftest import _reset, function_module, invoke
 
 HOST = "expand.securedb.io"
 SETTINGS_URL = f"https://{HOST}/asana/settings"
@@ -51,30 +50,6 @@ def oauth(aws_with_sandbox, sandbox):
 
 def save_credentials(org_id: str, client_id: str = demo.DEMO_APP_CLIENT_ID, secret: str = demo.DEMO_APP_CLIENT_SECRET):
     CredentialStore(get_config()).save(org_id, OrgCredentials(client_id=client_id, client_secret=secret))
-
-
-def invoke(
-    module,
-    method: str,
-    path: str,
-    *,
-    org: str = "org-a",
-    user: str = "admin-a",
-    admin: bool = True,
-    anonymous: bool = False,
-    query: dict[str, str] | None = None,
-    body: Any = None,
-    host: str = HOST,
-) -> dict[str, Any]:
-    event = http_event(
-        method,
-        path,
-        claims=None if anonymous else claims_for(org, user, admin=admin),
-        query=query,
-        body=body,
-        headers={"host": host},
-    )
-    return module.lambda_handler(event, LambdaContext())
 
 
 def api(module, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
