@@ -181,7 +181,7 @@ def test_save_sends_only_what_was_typed_clears_the_secrets_and_shows_the_verific
     mock_api.on("DELETE /settings", 200, {"disconnected": True})
     mock_api.on("GET /settings", 200, NOT_CONFIGURED)
     page.get_by_role("button", name="Disconnect organization…").click()
-    expect(page.get_by_role("dialog")).to_contain_text("deletes its webhooks in Asana")
+    expect(page.get_by_role("dialog")).to_contain_text("revokes every Asana authorization of the organization")
     expect(page.get_by_role("dialog").get_by_role("button", name="Cancel")).to_be_focused()
     page.get_by_role("dialog").get_by_role("button", name="Disconnect organization").click()
     expect(page.locator("#connection-notice")).to_contain_text("The organization was disconnected from Asana.")

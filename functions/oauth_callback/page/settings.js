@@ -582,8 +582,8 @@
 
   async function disconnectOrganization() {
     var ok = await confirmAction("Disconnect the organization from Asana?",
-      "This revokes the organization's Asana tokens, deletes its webhooks in Asana and deletes the saved " +
-      "Client ID, Client Secret and PAT. Synced data stops updating.", "Disconnect organization");
+      "This revokes every Asana authorization of the organization (its own and its users') at Asana and deletes " +
+      "the saved Client ID, Client Secret and PAT.", "Disconnect organization");
     if (!ok) { return; }
     try {
       await busy($("org-disconnect"), "Disconnecting…", function () { return api("DELETE", "/settings"); });
