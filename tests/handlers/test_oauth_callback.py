@@ -405,6 +405,14 @@ def test_a_dead_organization_token_makes_quick_actions_and_verify_ask_for_a_reco
     assert (verified["connection"]["state"], verified["connection"]["mode"]) == ("error", "oauth")
     assert verified["connection"]["message"] == SEED_AUTH_FAILED
     assert verified["connection"]["connect_url"]
+
+    status, read = api(settings, "GET", "/asana/api/settings")
+
+    assert status == 200
+    assert read["connection"]["message"] == SEED_AUTH_FAILED
+    read_url = read["connection"]["connect_url"]
+    assert parse_qs(urlsplit(read_url).query)["redirect_uri"] == [SETTINGS_URL], "reading the status offers the link"
+    assert read_url != verified["connection"]["connect_url"], "each read mints a fresh single-use link"
     assert sandbox.grant_count("refresh_token") == 1, "a dead refresh token is tried once, never in a loop"
 
 

@@ -79,8 +79,9 @@ class OrganizationSettingsService:
             # Nothing verified yet, or an admin may have just completed Connect: verifying is cheap here (no token means
             # no call to Asana) and hands out a fresh connect_url.
             return self.verify(caller, urls, remaining_time_ms)
-        if stored.connect_url:
-            # Links carry a single-use state that expires: hand out a fresh one each time the status is read.
+        if stored.mode == "oauth" and stored.message == SEED_AUTH_FAILED:
+            # The OAuth token is dead: offer the reconnect link. Links carry a single-use state that expires, so none
+            # is stored; a fresh one is minted each time the status is read.
             stored = stored.model_copy(update={"connect_url": self._access.connect_url(caller, urls)})
         return self._status(credentials, stored, urls)
 
