@@ -101,6 +101,20 @@ def _measure(action: Callable[[], object], repeat: int) -> tuple[float, float]:
     return statistics.median(seconds), statistics.median(peaks)
 
 
+def _compare(baseline: Callable[[], object], candidate: Callable[[], object], repeat: int) -> dict[str, float]:
+    """Candidate against baseline, measured in the same run: medians and their ratios."""
+    base_seconds, base_peak = _measure(baseline, repeat)
+    seconds, peak = _measure(candidate, repeat)
+    return {
+        "baseline_seconds": base_seconds,
+        "seconds": seconds,
+        "time_ratio": seconds / base_seconds,
+        "baseline_peak_bytes": base_peak,
+        "peak_bytes": peak,
+        "memory_ratio": peak / base_peak,
+    }
+
+
 def listing(repeat: int) -> dict[str, Any]:
     import requests
 
@@ -135,17 +149,7 @@ def listing(repeat: int) -> dict[str, Any]:
             return sum(1 for _ in client.iterate("/projects", {"workspace": demo.ORG_WORKSPACE_GID}, opt_fields=fields))
 
         assert plain_loop() == with_client() == demo.ORG_PROJECT_COUNT
-        base_seconds, base_peak = _measure(plain_loop, repeat)
-        seconds, peak = _measure(with_client, repeat)
-    return {
-        "items": demo.ORG_PROJECT_COUNT,
-        "baseline_seconds": base_seconds,
-        "seconds": seconds,
-        "time_ratio": seconds / base_seconds,
-        "baseline_peak_bytes": base_peak,
-        "peak_bytes": peak,
-        "memory_ratio": peak / base_peak,
-    }
+        return {"items": demo.ORG_PROJECT_COUNT, **_compare(plain_loop, with_client, repeat)}
 
 
 def warm_request(repeat: int) -> dict[str, Any]:
@@ -188,16 +192,11 @@ def warm_request(repeat: int) -> dict[str, Any]:
         def minimal_read() -> dict[str, Any]:
             return table.get_item(Key={"pk": "ORG#bench-org", "sk": "VERIFICATION"}).get("Item", {})
 
-        base_seconds, base_peak = _measure(lambda: bare.resolve(event, LambdaContext()), repeat * 10)
-        seconds, peak = _measure(lambda: settings.lambda_handler(event, LambdaContext()), repeat * 10)
-    return {
-        "baseline_seconds": base_seconds,
-        "seconds": seconds,
-        "time_ratio": seconds / base_seconds,
-        "baseline_peak_bytes": base_peak,
-        "peak_bytes": peak,
-        "memory_ratio": peak / base_peak,
-    }
+        return _compare(
+            lambda: bare.resolve(event, LambdaContext()),
+            lambda: settings.lambda_handler(event, LambdaContext()),
+            repeat * 10,
+        )
 
 
 def main() -> None:
