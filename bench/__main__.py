@@ -29,7 +29,13 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-FUNCTIONS = ("settings", "oauth_callback", "webhook", "sync")
+# Each function and its handler module (template.yaml's Handler, under functions/<name>/).
+FUNCTIONS = {
+    "settings": "functions.settings.app",
+    "oauth_callback": "functions.oauth_callback.app",
+    "webhook": "functions.webhook.app",
+    "sync": "functions.sync.connection_upkeep",
+}
 FLOOR_IMPORTS = (
     "import boto3, pydantic, requests; from aws_lambda_powertools.event_handler import APIGatewayHttpResolver"
 )
@@ -76,8 +82,8 @@ def cold_start(repeat: int) -> dict[str, Any]:
 
     floor_seconds, floor_kib = median_cost(FLOOR_IMPORTS)
     results: dict[str, Any] = {"baseline_seconds": floor_seconds, "baseline_max_rss_kib": floor_kib}
-    for function in FUNCTIONS:
-        seconds, kib = median_cost(f"import functions.{function}.app")
+    for function, module in FUNCTIONS.items():
+        seconds, kib = median_cost(f"import {module}")
         results[function] = {
             "seconds": seconds,
             "time_ratio": seconds / floor_seconds,

@@ -15,21 +15,24 @@ string carries the authorization code, so neither it nor the full URL is ever lo
 from __future__ import annotations
 
 from contextlib import suppress
-from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlencode
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
 from asana_integration.config import get_config
-from asana_integration.connections import ConnectionService, Purpose
+from asana_integration.connections.models import ConnectionRemoved, ConnectionView, ConnectLink
+from asana_integration.connections.service import ConnectionService
 from asana_integration.errors import ConnectionRequired
+from asana_integration.models.connections import Purpose
 from asana_integration.observability import logger, metrics
-from asana_integration.web.resolver import create_resolver, current_caller, current_tenant_urls, json_response
+from asana_integration.web.dependencies import EnvironmentServices, get_connection_service
+from asana_integration.web.resolver import create_resolver, current_caller, current_tenant_urls
 
 if TYPE_CHECKING:
     from functions.oauth_callback import settings_page
@@ -52,23 +55,25 @@ class ConnectRequest(BaseModel):
 
 
 PurposeQuery = Annotated[Purpose, Query(description="organization (admins only) or personal")]
+Service = Annotated[ConnectionService, Depends(get_connection_service)]
 
 
-@cache
-def connection_service() -> ConnectionService:
-    """Built on first use and kept for the execution environment's lifetime (clients and caches are reused)."""
-    return ConnectionService(get_config())
+def not_stored[Model: BaseModel](body: Model) -> Response[Model]:
+    """A JSON answer no cache may keep: it carries single-use links or a connection's current state."""
+    return Response(
+        status_code=200, content_type=content_types.APPLICATION_JSON, body=body, headers={"Cache-Control": "no-store"}
+    )
 
 
 @app.get("/asana/settings")
 @app.get("/asana/settings/")
-def settings_page_or_callback() -> Response[str]:
+def settings_page_or_callback(services: EnvironmentServices) -> Response[str]:
     query = dict(app.current_event.query_string_parameters or {})
     urls = current_tenant_urls(app)
     if CALLBACK_PARAMETERS & query.keys():
         # Exactly the URL Asana redirected to (allow-listed host, path as requested, trailing slash included).
         callback_url = f"{urls.base_url}{app.current_event.raw_path}"
-        outcome = connection_service().complete_callback(query, callback_url)
+        outcome = services.connections.complete_callback(query, callback_url)
         target = {"outcome": outcome.code}
         if outcome.purpose is not None:
             target["purpose"] = outcome.purpose.value
@@ -86,41 +91,38 @@ def settings_page_or_callback() -> Response[str]:
 
 
 @app.post("/asana/api/connect")
-def connect(request: Annotated[ConnectRequest | None, Body()] = None) -> Response[str]:
+def connect(service: Service, request: Annotated[ConnectRequest | None, Body()] = None) -> Response[ConnectLink]:
     purpose = (request or ConnectRequest()).purpose
-    url = connection_service().start_connect(
-        current_caller(app), purpose, current_tenant_urls(app), check_with_asana=True
-    )
-    return json_response(200, {"connect_url": url})
+    url = service.start_connect(current_caller(app), purpose, current_tenant_urls(app), check_with_asana=True)
+    return not_stored(ConnectLink(connect_url=url))
 
 
 @app.get("/asana/api/connection")
-def get_connection(purpose: PurposeQuery = Purpose.PERSONAL) -> Response[str]:
+def get_connection(service: Service, purpose: PurposeQuery = Purpose.PERSONAL) -> Response[ConnectionView]:
     caller = current_caller(app)
     if purpose is Purpose.ORGANIZATION:
         caller.require_admin()
-    service = connection_service()
     info = service.connection_info(caller.org_id, purpose, caller.user_id)
     if info is None:
-        return json_response(200, {"purpose": purpose.value, "status": "not_connected"})
-    body: dict[str, Any] = info.to_public()
+        return not_stored(ConnectionView(purpose=purpose, status="not_connected"))
+    view = info.to_view()
     if info.status == "needs_reconnect":
         # Without saved credentials there is no link to offer; the settings status says what to do instead.
         with suppress(ConnectionRequired):
-            body["connect_url"] = service.start_connect(caller, purpose, current_tenant_urls(app))
-    return json_response(200, body)
+            view.connect_url = service.start_connect(caller, purpose, current_tenant_urls(app))
+    return not_stored(view)
 
 
 @app.delete("/asana/api/connection")
-def delete_connection(purpose: PurposeQuery = Purpose.PERSONAL) -> Response[str]:
-    revoked = connection_service().disconnect(current_caller(app), purpose)
-    body: dict[str, Any] = {"disconnected": True, "revoked": revoked}
+def delete_connection(service: Service, purpose: PurposeQuery = Purpose.PERSONAL) -> Response[ConnectionRemoved]:
+    revoked = service.disconnect(current_caller(app), purpose)
+    removed = ConnectionRemoved(revoked=revoked)
     if not revoked:
-        body["message"] = (
+        removed.message = (
             "The stored tokens were deleted, but Asana did not confirm the revocation. To be sure, remove SecureDB "
             "under My Settings → Apps in Asana."
         )
-    return json_response(200, body)
+    return not_stored(removed)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

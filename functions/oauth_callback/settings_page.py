@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from asana_integration.config import Config
-from asana_integration.connections import OUTCOME_CODES, CallbackOutcome, Purpose
+from asana_integration.connections.outcomes import OUTCOME_CODES, CallbackOutcome
+from asana_integration.models.connections import Purpose
 from asana_integration.tenant_urls import TenantUrls
 
 PAGE_DIR = Path(__file__).resolve().parent / "page"

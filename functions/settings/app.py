@@ -6,22 +6,18 @@ response. Errors become ``{"error": {"code", "message", "fix"}}`` in the shared 
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Annotated, Any
 
-import boto3
+from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from asana_integration.config import get_config
-from asana_integration.connections import ConnectionService
-from asana_integration.credentials import CredentialStore
 from asana_integration.identity import Caller
 from asana_integration.observability import logger, metrics
-from asana_integration.organization_settings import OrganizationSettingsService
-from asana_integration.settings_models import SettingsUpdate
-from asana_integration.verification_store import VerificationStore
+from asana_integration.settings.models import Disconnected, QuickActionPage, SettingsStatus, SettingsUpdate
+from asana_integration.settings.service import OrganizationSettingsService
+from asana_integration.web.dependencies import get_settings_service
 from asana_integration.web.resolver import create_resolver, current_caller, current_tenant_urls, refuse_unless_admin
 
 app = create_resolver()
@@ -29,16 +25,7 @@ app = create_resolver()
 # Asana gids are numeric strings; anything else would only reach Asana to be rejected (or alter the request path).
 WorkspaceGid = Annotated[str, Query(pattern=r"^\d{1,32}$", description="The Asana workspace gid")]
 Offset = Annotated[str | None, Query(max_length=2048, description="next_offset from the previous page")]
-
-
-@cache
-def settings_service() -> OrganizationSettingsService:
-    """Built on first use and kept for the execution environment's lifetime (clients and caches are reused)."""
-    config = get_config()
-    credentials = CredentialStore(config)
-    table = boto3.resource("dynamodb").Table(config.table_name)
-    connections = ConnectionService(config, credentials=credentials, dynamodb_table=table)
-    return OrganizationSettingsService(config, credentials, connections, VerificationStore(table))
+Service = Annotated[OrganizationSettingsService, Depends(get_settings_service)]
 
 
 def admin() -> Caller:
@@ -50,45 +37,42 @@ def remaining_time_ms() -> int:
 
 
 @app.get("/asana/api/settings")
-def get_settings() -> dict[str, Any]:
-    status = settings_service().status(admin(), current_tenant_urls(app), remaining_time_ms)
-    return status.model_dump(mode="json")
+def get_settings(service: Service) -> SettingsStatus:
+    return service.status(admin(), current_tenant_urls(app), remaining_time_ms)
 
 
 @app.put("/asana/api/settings")
-def put_settings(update: SettingsUpdate) -> dict[str, Any]:
-    status = settings_service().save(admin(), update, current_tenant_urls(app), remaining_time_ms)
-    return status.model_dump(mode="json")
+def put_settings(update: SettingsUpdate, service: Service) -> SettingsStatus:
+    return service.save(admin(), update, current_tenant_urls(app), remaining_time_ms)
 
 
 @app.post("/asana/api/settings/verify")
-def verify_settings() -> dict[str, Any]:
-    status = settings_service().verify(admin(), current_tenant_urls(app), remaining_time_ms)
-    return status.model_dump(mode="json")
+def verify_settings(service: Service) -> SettingsStatus:
+    return service.verify(admin(), current_tenant_urls(app), remaining_time_ms)
 
 
 @app.delete("/asana/api/settings")
-def delete_settings() -> dict[str, Any]:
-    return settings_service().delete(admin())
+def delete_settings(service: Service) -> Disconnected:
+    return service.delete(admin())
 
 
 @app.get("/asana/api/workspaces")
-def list_workspaces(offset: Offset = None) -> dict[str, Any]:
-    return settings_service().quick_action(
+def list_workspaces(service: Service, offset: Offset = None) -> QuickActionPage:
+    return service.quick_action(
         admin(), current_tenant_urls(app), remaining_time_ms, lambda client: client.workspaces_page(offset)
     )
 
 
 @app.get("/asana/api/projects")
-def list_projects(workspace: WorkspaceGid, offset: Offset = None) -> dict[str, Any]:
-    return settings_service().quick_action(
+def list_projects(workspace: WorkspaceGid, service: Service, offset: Offset = None) -> QuickActionPage:
+    return service.quick_action(
         admin(), current_tenant_urls(app), remaining_time_ms, lambda client: client.projects_page(workspace, offset)
     )
 
 
 @app.get("/asana/api/teams")
-def list_teams(workspace: WorkspaceGid, offset: Offset = None) -> dict[str, Any]:
-    return settings_service().quick_action(
+def list_teams(workspace: WorkspaceGid, service: Service, offset: Offset = None) -> QuickActionPage:
+    return service.quick_action(
         admin(), current_tenant_urls(app), remaining_time_ms, lambda client: client.teams_page(workspace, offset)
     )
 

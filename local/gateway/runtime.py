@@ -2,10 +2,11 @@
 
 Four functions share one Python process here, where AWS gives each its own. What that changes, and how it is handled:
 
-- Module names: every handler file is ``app.py``. Each is loaded from its path under its own module name
-  (``lambda_SettingsFunction``), so four ``app`` modules coexist. As on AWS the handler module is top-level (a relative
-  import fails here as it would there); its code directory joins ``sys.path`` only if it holds sibling modules, and
-  two functions with a same-named sibling module are refused at start-up, since one process cannot hold both.
+- Module names: handler files share names (most are ``app.py``). Each is loaded from the path its template
+  ``Handler`` names, under its own module name (``lambda_SettingsFunction``), so same-named modules coexist. As on
+  AWS the handler module is top-level (a relative import fails here as it would there); its code directory joins
+  ``sys.path`` only if it holds sibling modules, and two functions with a same-named sibling module are refused at
+  start-up, since one process cannot hold both.
 - Environment: one ``os.environ`` for all. The stack sets the union of the functions' environments once (see
   ``environment.py``); each invocation first checks that its function's variables still hold, and fails loudly if not.
 - Timeouts: Python cannot stop a thread. A handler past its Timeout is reported as timed out (as Lambda reports it)

@@ -15,16 +15,30 @@ from tests.events import LambdaContext, claims_for, http_event
 ApiCall = Callable[..., tuple[int, Any]]
 
 
-def function_module(name: str) -> ModuleType:
-    return importlib.import_module(f"functions.{name}.app")
+# The HTTP functions' handler modules (template.yaml's Handler); the scheduled one is loaded where it is tested.
+API_FUNCTIONS = ("settings", "oauth_callback", "webhook")
 
 
-def _reset(module: ModuleType) -> None:
-    # Each function caches its services per execution environment; a test's moto account is a new environment.
-    for attribute in ("settings_service", "services", "connection_service"):
-        cached = getattr(module, attribute, None)
-        if cached is not None and hasattr(cached, "cache_clear"):
-            cached.cache_clear()
+def function_module(name: str, handler_module: str = "app") -> ModuleType:
+    return importlib.import_module(f"functions.{name}.{handler_module}")
+
+
+@pytest.fixture
+def services(aws_with_sandbox: Any) -> Iterator[Any]:
+    """This test's execution environment: every API function gets its services from one fresh ``Services``.
+
+    Each test runs in a new moto account, as a new execution environment would; the services are still built on first
+    use, so a test may change the environment (and clear ``get_config``) before its first request.
+    """
+    from asana_integration.web.dependencies import Services, get_services
+
+    fresh = Services()
+    apps = [function_module(name).app for name in API_FUNCTIONS]
+    for app in apps:
+        app.dependency_overrides[get_services] = lambda: fresh
+    yield fresh
+    for app in apps:
+        app.dependency_overrides.pop(get_services, None)
 
 
 def invoke(
@@ -68,8 +82,5 @@ def make_caller(module: ModuleType) -> ApiCall:
 
 
 @pytest.fixture
-def settings_api(aws_with_sandbox: Any) -> Iterator[ApiCall]:
-    module = function_module("settings")
-    _reset(module)
-    yield make_caller(module)
-    _reset(module)
+def settings_api(services: Any) -> ApiCall:
+    return make_caller(function_module("settings"))

@@ -13,7 +13,6 @@ import pytest
 import requests
 
 from asana_integration.config import get_config
-from asana_integration.credentials import CredentialStore, OrgCredentials
 from asana_integration.errors import (
     SEED_AUTH_FAILED,
     SEED_NO_SCOPES,
@@ -21,11 +20,13 @@ from asana_integration.errors import (
     AsanaAuthenticationFailed,
 )
 from asana_integration.identity import Caller
+from asana_integration.models.connections import ConnectionKey, Purpose
+from asana_integration.models.credentials import OrgCredentials
+from asana_integration.stores.credentials import CredentialStore
 from asana_integration.tenant_urls import TenantUrls
-from asana_integration.tokens.store import ConnectionKey
 from local.asana_sandbox import demo
 from tests import log_audit
-from tests.handlers.conftest import _reset, function_module, invoke
+from tests.handlers.conftest import function_module, invoke
 
 HOST = "expand.securedb.io"
 SETTINGS_URL = f"https://{HOST}/asana/settings"
@@ -37,15 +38,13 @@ MEMBER = Caller(org_id="org-a", user_id="member-a", is_admin=False)
 
 
 @pytest.fixture
-def oauth(aws_with_sandbox, sandbox):
+def oauth(services, sandbox):
     module = function_module("oauth_callback")
-    _reset(module)
     for suffix in ("", "/"):
         sandbox.add_redirect_uri(demo.DEMO_APP_CLIENT_ID, SETTINGS_URL + suffix)
         sandbox.add_redirect_uri(demo.NO_SCOPES_APP_CLIENT_ID, SETTINGS_URL + suffix)
     save_credentials("org-a")
-    yield module
-    _reset(module)
+    return module
 
 
 def save_credentials(org_id: str, client_id: str = demo.DEMO_APP_CLIENT_ID, secret: str = demo.DEMO_APP_CLIENT_SECRET):
@@ -132,7 +131,6 @@ def test_an_admin_connects_the_organization_and_quick_actions_then_run_on_the_oa
 
     # Seed Step 5: without a PAT, verification and the Quick Actions use the admin's OAuth token.
     settings = function_module("settings")
-    _reset(settings)
     workspaces = api(settings, "GET", "/asana/api/workspaces")
     assert workspaces[0] == 200
     assert workspaces[1]["mode"] == "oauth"
@@ -244,7 +242,7 @@ def test_an_unregistered_redirect_uri_gives_the_seeds_message_with_the_tenants_e
     assert [i for i in table_items() if i["sk"]["S"] == "OAUTH_STATE"] == [], "nothing stored"
 
 
-def test_an_app_without_scopes_gives_the_seeds_message_at_connect_and_on_the_redirect(oauth, sandbox):
+def test_an_app_without_scopes_gives_the_seeds_message_at_connect_and_on_the_redirect(oauth, sandbox, services):
     save_credentials("org-a", demo.NO_SCOPES_APP_CLIENT_ID, demo.NO_SCOPES_APP_CLIENT_SECRET)
 
     status, body = api(oauth, "POST", "/asana/api/connect", body={"purpose": "organization"})
@@ -252,7 +250,7 @@ def test_an_app_without_scopes_gives_the_seeds_message_at_connect_and_on_the_red
     assert body["error"]["message"] == SEED_NO_SCOPES
 
     # Had the browser gone to Asana anyway, its error redirect shows the same message and stores nothing.
-    connect_url = oauth.connection_service().start_connect(ADMIN, oauth.Purpose.ORGANIZATION, URLS)
+    connect_url = services.connections.start_connect(ADMIN, Purpose.ORGANIZATION, URLS)
     # The consent form's submission (a POST keeps the state out of the HTTP library's debug log of the URL).
     params = {k: v[0] for k, v in parse_qs(urlsplit(connect_url).query).items()}
     answer = requests.post(f"{sandbox.oauth_base_url}/oauth_authorize", data=params, allow_redirects=False, timeout=5)
@@ -265,7 +263,7 @@ def test_an_app_without_scopes_gives_the_seeds_message_at_connect_and_on_the_red
 
 
 def test_asana_failing_the_code_exchange_says_so_without_blaming_the_proxy_and_stores_nothing(oauth, sandbox):
-    from asana_integration.connections import outcome_for_code
+    from asana_integration.connections.outcomes import outcome_for_code
 
     _, body = api(oauth, "POST", "/asana/api/connect", body={"purpose": "organization"})
     path, query = consent(sandbox, body["connect_url"])
@@ -288,14 +286,16 @@ def test_connect_without_saved_credentials_is_409_with_a_fix(oauth):
     assert "Client ID" in body["error"]["fix"]
 
 
-def test_an_aws_failure_during_the_callback_still_redirects_with_an_explained_outcome(oauth, sandbox, monkeypatch):
+def test_an_aws_failure_during_the_callback_still_redirects_with_an_explained_outcome(
+    oauth, sandbox, services, monkeypatch
+):
     _, body = api(oauth, "POST", "/asana/api/connect", body={"purpose": "organization"})
     path, query = consent(sandbox, body["connect_url"])
 
     def dynamodb_is_down(*_args: Any, **_kwargs: Any) -> None:
         raise RuntimeError("simulated DynamoDB outage")
 
-    monkeypatch.setattr(oauth.connection_service()._states, "consume", dynamodb_is_down)
+    monkeypatch.setattr(services.connections._states, "consume", dynamodb_is_down)
     response = callback(oauth, path, query)
 
     assert outcome_of(response) == {"outcome": ["internal_error"]}
@@ -360,11 +360,13 @@ def test_another_organization_cannot_see_or_remove_the_first_ones_connection(oau
 # --- status, reconnect and disconnect -------------------------------------------------------------------------------
 
 
-def test_a_revoked_refresh_token_shows_needs_reconnect_with_the_seeds_message_and_a_connect_url(oauth, sandbox):
+def test_a_revoked_refresh_token_shows_needs_reconnect_with_the_seeds_message_and_a_connect_url(
+    oauth, sandbox, services
+):
     connect_flow(oauth, sandbox, purpose="personal", user="member-a", admin=False)
     sandbox.revoke_refresh_tokens()
     sandbox.expire_access_tokens()
-    service = oauth.connection_service()
+    service = services.connections
     credentials = CredentialStore(get_config()).get("org-a")
     found = service.token_source(ConnectionKey.personal(MEMBER.org_id, MEMBER.user_id), credentials)
     assert found is not None
@@ -390,7 +392,6 @@ def test_a_dead_organization_token_makes_quick_actions_and_verify_ask_for_a_reco
     sandbox.revoke_refresh_tokens()
     sandbox.expire_access_tokens()
     settings = function_module("settings")
-    _reset(settings)
 
     status, body = api(settings, "GET", "/asana/api/workspaces")
 
@@ -440,7 +441,7 @@ def test_disconnect_still_deletes_when_asana_cannot_be_reached(oauth, sandbox):
     assert connection_items() == []
 
 
-def test_disconnecting_the_organization_revokes_every_connection_of_it_only(oauth, sandbox):
+def test_disconnecting_the_organization_revokes_every_connection_of_it_only(oauth, sandbox, services):
     connect_flow(oauth, sandbox, purpose="organization")
     connect_flow(oauth, sandbox, purpose="personal", user="member-a", admin=False, user_gid=demo.ORG_MEMBER_USER_GID)
     save_credentials("org-b")
@@ -448,7 +449,7 @@ def test_disconnecting_the_organization_revokes_every_connection_of_it_only(oaut
     path, query = consent(sandbox, org_b["connect_url"])
     callback(oauth, path, query)
 
-    removed = oauth.connection_service().disconnect_organization("org-a", CredentialStore(get_config()).get("org-a"))
+    removed = services.connections.disconnect_organization("org-a", CredentialStore(get_config()).get("org-a"))
 
     assert removed == 2
     assert len(sandbox.revocations()) == 2

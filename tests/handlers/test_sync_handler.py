@@ -22,13 +22,19 @@ SCHEDULER_EVENT = {
 }
 
 
-def test_upkeep_reverifies_each_organization_and_records_what_changed(settings_api, sandbox):
+def upkeep_module(monkeypatch, services):
+    """The upkeep handler, wired to this test's services (it has no resolver whose dependencies could be overridden)."""
+    module = function_module("sync", "connection_upkeep")
+    monkeypatch.setattr(module, "get_services", lambda: services)
+    return module
+
+
+def test_upkeep_reverifies_each_organization_and_records_what_changed(settings_api, services, sandbox, monkeypatch):
     second_pat = sandbox.issue_pat(demo.ORG_MEMBER_USER_GID)
     settings_api("PUT", SETTINGS, body={**CREDENTIALS, "pat": demo.DEMO_PAT})
     settings_api("PUT", SETTINGS, org="org-b", user="admin-b", body={**CREDENTIALS, "pat": second_pat})
     sandbox.revoke_pat(second_pat)  # org-b's PAT dies between two runs
-    sync = function_module("sync")
-    sync.services.cache_clear()
+    sync = upkeep_module(monkeypatch, services)
 
     result = sync.lambda_handler(SCHEDULER_EVENT, LambdaContext(timeout_seconds=300))
 
@@ -37,10 +43,9 @@ def test_upkeep_reverifies_each_organization_and_records_what_changed(settings_a
     assert settings_api("GET", SETTINGS, org="org-b", user="admin-b")[1]["connection"]["state"] == "error"
 
 
-def test_upkeep_defers_organizations_when_the_run_is_out_of_time(settings_api):
+def test_upkeep_defers_organizations_when_the_run_is_out_of_time(settings_api, services, monkeypatch):
     settings_api("PUT", SETTINGS, body={**CREDENTIALS, "pat": demo.DEMO_PAT})
-    sync = function_module("sync")
-    sync.services.cache_clear()
+    sync = upkeep_module(monkeypatch, services)
 
     result = sync.lambda_handler(SCHEDULER_EVENT, LambdaContext(timeout_seconds=5))
 

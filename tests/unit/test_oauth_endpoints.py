@@ -12,19 +12,18 @@ import pytest
 import requests
 import responses
 
-from asana_integration.asana.oauth import (
+from asana_integration.asana.errors import (
     NoScopesRegistered,
     OAuthClientRejected,
-    OAuthEndpoints,
     OAuthGrantRejected,
-    Pkce,
     RedirectUriMismatch,
     RefreshTokenInvalid,
-    s256_challenge,
 )
+from asana_integration.asana.oauth import OAuthEndpoints
+from asana_integration.asana.pkce import Pkce, s256_challenge
 from asana_integration.config import Config
-from asana_integration.credentials import OrgCredentials
 from asana_integration.errors import SEED_NO_SCOPES, SEED_REDIRECT_URI_MISMATCH, AsanaUnavailable, AsanaUnreachable
+from asana_integration.models.credentials import OrgCredentials
 from asana_integration.tenant_urls import TenantUrls
 from local.asana_sandbox import demo
 from tests import log_audit

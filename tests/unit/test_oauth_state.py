@@ -9,8 +9,8 @@ import boto3
 import pytest
 
 from asana_integration.config import get_config
-from asana_integration.oauth_state import OAuthStateStore, StateExpired, StateRejected
-from asana_integration.tokens.store import Purpose
+from asana_integration.models.connections import Purpose
+from asana_integration.stores.oauth_state import OAuthStateStore, StateExpired, StateRejected
 from local.template import ttl_attribute
 from tests import log_audit
 

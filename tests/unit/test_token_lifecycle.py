@@ -24,13 +24,16 @@ from werkzeug.serving import make_server
 
 from asana_integration.asana.client import AsanaClient
 from asana_integration.config import get_config
-from asana_integration.connections import ConnectionService, Purpose
-from asana_integration.credentials import CredentialStore, OrgCredentials
+from asana_integration.connections.service import ConnectionService
 from asana_integration.errors import SEED_AUTH_FAILED, AsanaAuthenticationFailed, AsanaUnavailable
 from asana_integration.identity import Caller
+from asana_integration.models.connections import ConnectionKey, Purpose, Status
+from asana_integration.models.credentials import OrgCredentials
+from asana_integration.settings.access import OrganizationAccessResolver
+from asana_integration.stores.connections import ConnectionStore
+from asana_integration.stores.credentials import CredentialStore
+from asana_integration.stores.field_crypto import TokenCipher
 from asana_integration.tenant_urls import TenantUrls
-from asana_integration.tokens.crypto import TokenCipher
-from asana_integration.tokens.store import ConnectionKey, ConnectionStore, Status
 from local.asana_sandbox import demo
 from tests import log_audit
 from tests.aws import create_resources
@@ -233,9 +236,7 @@ def test_short_lived_tokens_do_not_refresh_on_every_call(aws_with_sandbox, sandb
 
 
 @pytest.mark.parametrize("how", ["revoked_in_asana", "invalid_grant_switch"])
-def test_a_dead_refresh_token_needs_reconnect_with_the_seeds_message_and_a_connect_url_and_never_loops(
-    connected, sandbox, clock, how
-):
+def test_a_dead_refresh_token_needs_reconnect_with_the_seeds_message_and_never_loops(connected, sandbox, clock, how):
     service, credentials = connected
     if how == "revoked_in_asana":
         sandbox.revoke_refresh_tokens()
@@ -244,31 +245,46 @@ def test_a_dead_refresh_token_needs_reconnect_with_the_seeds_message_and_a_conne
         sandbox.expire_access_tokens()
     clock.advance(3600)
 
-    def reconnect() -> str:
-        return service.start_connect(ADMIN, Purpose.ORGANIZATION, URLS)
-
-    source, _ = org_source(service, credentials, connect_url=reconnect)
+    source, _ = org_source(service, credentials)
     with pytest.raises(AsanaAuthenticationFailed) as failure:
         AsanaClient(source, get_config()).me()
 
     assert failure.value.message == SEED_AUTH_FAILED
-    assert failure.value.connect_url is not None
-    assert failure.value.connect_url.startswith(f"{sandbox.oauth_base_url}/oauth_authorize?")
-    assert parse_qs(urlsplit(failure.value.connect_url).query)["redirect_uri"] == [URLS.redirect_uri]
+    # The token source does not know who is asking, so it never starts Connect itself (the service adds the link).
+    assert failure.value.connect_url is None
     info = service.connection_info("org-a", Purpose.ORGANIZATION, "admin-a")
     assert info is not None
     assert info.status == "needs_reconnect"
-    assert info.to_public()["message"] == SEED_AUTH_FAILED
+    assert info.to_view().message == SEED_AUTH_FAILED
     assert sandbox.grant_count(REFRESH) == 1
 
     # Later calls (new invocations) fail at once: no refresh, no API call, no loop.
     requests_before = len(sandbox.requests())
     for _ in range(3):
-        again, info = org_source(service, credentials, connect_url=reconnect)
+        again, info = org_source(service, credentials)
         assert info.status == "needs_reconnect"
         with pytest.raises(AsanaAuthenticationFailed):
             AsanaClient(again, get_config()).me()
     assert len(sandbox.requests()) == requests_before
+
+
+def test_the_access_resolver_attaches_a_fresh_reconnect_link_for_an_admin_only(connected, sandbox, clock):
+    service, _ = connected
+    sandbox.revoke_refresh_tokens()
+    clock.advance(3600)
+    resolver = OrganizationAccessResolver(get_config(), CredentialStore(get_config()), service)
+    links = []
+    for caller in (ADMIN, Caller(org_id="org-a", user_id="member-a", is_admin=False)):
+        access = resolver.resolve(caller, URLS)
+        with pytest.raises(AsanaAuthenticationFailed) as failure:
+            AsanaClient(access.token_source, get_config()).me()
+        links.append(resolver.with_reconnect_link(failure.value, access, caller, URLS).connect_url)
+
+    admin_link, member_link = links
+    assert admin_link is not None
+    assert admin_link.startswith(f"{sandbox.oauth_base_url}/oauth_authorize?")
+    assert parse_qs(urlsplit(admin_link).query)["redirect_uri"] == [URLS.redirect_uri]
+    assert member_link is None, "only an admin may reconnect the organization"
 
 
 def test_a_reconnect_after_needs_reconnect_makes_the_connection_usable_again(connected, sandbox, clock):

@@ -1,5 +1,7 @@
 """The domain of the SecureDB ↔ Asana integration, shared by every Lambda function through the common layer.
 
-Folders by concern: ``asana/`` talks to Asana (REST client, OAuth endpoints, transport), ``web/`` is the HTTP plumbing
-the functions share, and the top-level modules hold configuration, identity, errors and the stores.
+Grouped by domain, each part importing only the parts below it (``tests/unit/test_layer_imports.py`` enforces it):
+``config``, ``errors`` and ``observability``; then ``models`` (shared values), ``identity`` and ``tenant_urls``; then
+``asana`` (talks to Asana) and ``stores`` (persistence), which never import each other; then the ``connections`` and
+``settings`` domains; and ``web``, the HTTP plumbing and the one wiring module the functions use.
 """

@@ -6,7 +6,7 @@ One ``request`` loop carries all the policy, so every call behaves the same way:
 * 429 → wait ``Retry-After`` and retry (any method: Asana rejected the call before acting), up to
   ``ASANA_MAX_RETRIES`` times and never past the Lambda's remaining time.
 * 5xx, read timeouts and connection failures → exponential backoff with jitter, only for idempotent methods.
-* Every other failure → the typed errors of ``errors.py``, with Asana's own message and a fix.
+* Every other failure → the typed errors of ``asana/errors.py``, with Asana's own message and a fix.
 
 Tokens never leave the ``Authorization`` header: they are not logged, not kept on the client, and scrubbed from any
 message Asana sends back before it is put into an error.
@@ -25,16 +25,13 @@ from typing import Any
 import requests
 from aws_lambda_powertools.metrics import MetricUnit
 
+from asana_integration.asana.errors import error_for_status, rate_limited
 from asana_integration.asana.token_source import AccessTokenSource
 from asana_integration.asana.transport import build_session, send
 from asana_integration.config import Config
 from asana_integration.errors import (
     AsanaAuthenticationFailed,
     AsanaError,
-    AsanaForbidden,
-    AsanaNotFound,
-    AsanaRateLimited,
-    AsanaRequestRejected,
     AsanaUnavailable,
     AsanaUnreachable,
     InvalidInput,
@@ -56,15 +53,12 @@ BACKOFF_CAP_SECONDS = 8.0
 # Connectivity failures worth another try; proxy and TLS errors are configuration problems a retry cannot fix.
 RETRYABLE_FAILURE_CODES = frozenset({"asana_timeout", "asana_connect_timeout", "asana_connection_error"})
 
-EXPIRED_OFFSET_MARKER = "pagination token has expired"
 MAX_ASANA_MESSAGE_CHARS = 500
 
 DEFAULT_ME_FIELDS = ("name", "email", "workspaces.name")
 DEFAULT_WORKSPACE_FIELDS = ("name", "is_organization")
 DEFAULT_PROJECT_FIELDS = ("name", "archived", "team.name", "permalink_url")
 DEFAULT_TEAM_FIELDS = ("name", "permalink_url")
-
-SCOPED_RESOURCES = frozenset({"workspaces", "teams", "users", "projects", "webhooks", "tasks"})
 
 _GID = re.compile(r"^\d{1,32}$")
 
@@ -262,7 +256,7 @@ class AsanaClient:
         wait = _retry_after(response)
         _count("AsanaRateLimited")
         if retries >= self._config.asana_max_retries or not self._fits(wait):
-            raise _rate_limited(wait)
+            raise rate_limited(wait)
         logger.warning("Asana rate limit hit; waiting", extra={"retry": retries + 1, "wait_s": wait})
         return float(wait)
 
@@ -278,7 +272,7 @@ class AsanaClient:
         if isinstance(outcome, AsanaError):
             raise outcome
         if not 200 <= outcome.status_code < 300:
-            raise _error_for(method, path, outcome, _scrub(_asana_message(outcome), token))
+            raise error_for_status(method, path, outcome.status_code, _scrub(_asana_message(outcome), token))
         return _json_envelope(method, path, outcome)
 
 
@@ -392,117 +386,6 @@ def _asana_message(response: requests.Response) -> str:
 def _scrub(text: str, token: str) -> str:
     # Asana does not echo tokens, but an error message is shown to users: make sure it never could.
     return text.replace(token, "****") if token else text
-
-
-def _rate_limited(wait: int) -> AsanaRateLimited:
-    return AsanaRateLimited(
-        f"Asana's rate limit for this token is exhausted; retry after {wait} s.",
-        f"Wait {wait} seconds and try again. Asana allows 150 requests per minute per token on free domains and "
-        "1,500 on paid ones; other integrations using the same token share that budget.",
-        retry_after=wait,
-    )
-
-
-# status → (error class, code or None for the class's own, message template, fix). 401 and 429 never get here.
-_STATUS_ERRORS: dict[int, tuple[type[AsanaError], str | None, str, str]] = {
-    400: (
-        AsanaRequestRejected,
-        None,
-        "Asana rejected {where}: {message}",
-        "Check the ids and values sent; Asana's message names the field it did not accept.",
-    ),
-    402: (
-        AsanaForbidden,
-        "asana_premium_required",
-        "Asana refused {where} because it needs a paid Asana plan: {message}",
-        "Upgrade the Asana workspace to a plan that includes this feature, or do not use it with this workspace.",
-    ),
-    404: (
-        AsanaNotFound,
-        None,
-        "Asana has nothing at {where} that this token can see: {message}",
-        "The object may have been deleted, or the connected Asana user is not a member of it. Refresh the list, or "
-        "connect with an Asana user who can see it.",
-    ),
-    412: (
-        AsanaRequestRejected,
-        "asana_precondition_failed",
-        "Asana refused {where} because a precondition failed: {message}",
-        "Fetch the data again from the start; the sync token or state the request relied on is no longer valid.",
-    ),
-    451: (
-        AsanaForbidden,
-        "asana_unavailable_for_legal_reasons",
-        "Asana cannot serve {where} for legal reasons: {message}",
-        "Asana blocks this content for legal reasons; contact Asana support if you believe it should not.",
-    ),
-}
-_SERVER_ERROR = (
-    AsanaUnavailable,
-    "asana_server_error",
-    "Asana failed {where} with HTTP {status}: {message}",
-    "Try again in a few minutes. If it keeps happening, check https://status.asana.com.",
-)
-_OTHER_CLIENT_ERROR = (
-    AsanaRequestRejected,
-    None,
-    "Asana rejected {where} with HTTP {status}: {message}",
-    "Check the request against Asana's API reference; Asana's message says what it did not accept.",
-)
-_UNEXPECTED_STATUS = (
-    AsanaError,
-    "asana_bad_response",
-    "Asana answered {where} with unexpected HTTP {status}.",
-    "A proxy may be answering instead of Asana: check ASANA_PROXY and ASANA_API_BASE_URL.",
-)
-
-
-def _error_for(method: str, path: str, response: requests.Response, message: str) -> AsanaError:
-    """The typed error for a non-2xx answer that is not retried, carrying Asana's own message."""
-    status = response.status_code
-    where = f"{method} {path}"
-    if status == 400 and EXPIRED_OFFSET_MARKER in message.lower():
-        return AsanaRequestRejected(
-            f"Asana's pagination offset for {where} expired before the next page was fetched ({message}).",
-            "Start the listing again from the first page; Asana's offsets are only valid for a few minutes.",
-            code="asana_offset_expired",
-        )
-    if status == 403:
-        return AsanaForbidden(f"Asana refused {where}: {message}", _forbidden_fix(method, path))
-    if status in _STATUS_ERRORS:
-        error_class, code, template, fix = _STATUS_ERRORS[status]
-    elif status >= 500:
-        error_class, code, template, fix = _SERVER_ERROR
-    elif status >= 400:
-        error_class, code, template, fix = _OTHER_CLIENT_ERROR
-    else:
-        error_class, code, template, fix = _UNEXPECTED_STATUS
-    # str.format does not re-interpret braces inside the substituted message.
-    return error_class(template.format(where=where, status=status, message=message), fix, code=code)
-
-
-def _forbidden_fix(method: str, path: str) -> str:
-    fix = (
-        "The connected Asana user lacks access to this object, or the Asana app lacks a permission. Reconnect with a "
-        "user who has access, or ask an Asana admin to allow the app for the workspace."
-    )
-    scope = _required_scope(method, path)
-    if scope:
-        fix += (
-            f" If the app uses granular scopes (OAUTH_SCOPES_MODE=granular), add '{scope}' to the app in the Asana "
-            "Developer Console and to OAUTH_GRANULAR_SCOPES, then run Connect again."
-        )
-    return fix
-
-
-def _required_scope(method: str, path: str) -> str | None:
-    """The granular scope Asana needs for the endpoints this integration calls (from Asana's OpenAPI spec)."""
-    # The resource is the last known collection in the path: /workspaces/{gid}/teams needs teams:read.
-    resources = [segment for segment in path.split("/") if segment in SCOPED_RESOURCES]
-    action = {"GET": "read", "HEAD": "read", "POST": "write", "PUT": "write", "DELETE": "delete"}.get(method)
-    if resources and action:
-        return f"{resources[-1]}:{action}"
-    return None
 
 
 # --- Observability --------------------------------------------------------------------------------------------------

@@ -17,9 +17,6 @@ against a strict pattern) and URLs we built ourselves; Asana's free-text descrip
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import re
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,44 +24,28 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import requests
 
-from asana_integration.asana.transport import build_session, send
-from asana_integration.config import RECOMMENDED_SCOPES, Config
-from asana_integration.credentials import OrgCredentials
-from asana_integration.errors import (
-    FIX_NO_SCOPES,
-    SEED_NO_SCOPES,
-    SEED_REDIRECT_URI_MISMATCH,
-    AsanaUnavailable,
-    OAuthFlowError,
+from asana_integration.asana.errors import (
+    FIX_EXCHANGE_FAILED,
+    OAuthClientRejected,
+    OAuthGrantRejected,
+    RedirectUriMismatch,
+    RefreshTokenInvalid,
+    safe_oauth_error,
+    scope_error_for,
 )
+from asana_integration.asana.pkce import Pkce
+from asana_integration.asana.transport import build_session, send
+from asana_integration.config import Config
+from asana_integration.errors import AsanaUnavailable, OAuthFlowError
+from asana_integration.models.asana import AsanaUser
+from asana_integration.models.credentials import OrgCredentials
 from asana_integration.observability import logger
 from asana_integration.tenant_urls import TenantUrls
 
-# RFC 7636 allows 43 to 128 characters; 64 random bytes give 86 URL-safe characters.
-PKCE_VERIFIER_BYTES = 64
 # The authorize pre-check is a convenience: it must not hold up Connect for long.
 AUTHORIZE_CHECK_TIMEOUT_SECONDS = 5.0
-_OAUTH_ERROR_CODE = re.compile(r"^[a-z_]{1,64}$")
-
-FIX_EXCHANGE_FAILED = (
-    "Click Connect again: authorization codes are single-use and expire after a few minutes. If it keeps failing, "
-    "check that the Client ID and Client Secret saved in SecureDB belong to the same Asana app."
-)
-
 
 # --- Results -----------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class AsanaUser:
-    """The Asana user who authorized the app (the token response's ``data``)."""
-
-    gid: str
-    name: str
-    email: str
-
-    def to_public(self) -> dict[str, str]:
-        return {"gid": self.gid, "name": self.name, "email": self.email}
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,98 +57,6 @@ class TokenGrant:
     # None when Asana sent none: the refresh grant's answer documents no refresh token, so the old one stays valid.
     refresh_token: str | None = field(repr=False, default=None)
     user: AsanaUser | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Pkce:
-    verifier: str = field(repr=False)
-
-    @classmethod
-    def generate(cls) -> Pkce:
-        return cls(secrets.token_urlsafe(PKCE_VERIFIER_BYTES))
-
-    @property
-    def challenge(self) -> str:
-        return s256_challenge(self.verifier)
-
-
-def s256_challenge(verifier: str) -> str:
-    """``BASE64URL(SHA256(ASCII(code_verifier)))`` without padding (RFC 7636 §4.2)."""
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-
-
-# --- Errors ------------------------------------------------------------------------------------------------------
-
-
-def redirect_uri_fix(urls: TenantUrls) -> str:
-    return (
-        "The redirect you registered in Asana does not match exactly the redirect used by the app. In the Asana "
-        f"Developer Console open your app → OAuth → Redirect URLs, add {urls.redirect_uri} (and the trailing slash "
-        f"variant {urls.redirect_uri_trailing_slash}) and save. Then run Connect again."
-    )
-
-
-class RedirectUriMismatch(OAuthFlowError):
-    # A configuration conflict in the Asana app, not bad input from the caller.
-    status = 409
-    code = "redirect_uri_mismatch"
-
-    def __init__(self, urls: TenantUrls) -> None:
-        super().__init__(SEED_REDIRECT_URI_MISMATCH, redirect_uri_fix(urls))
-
-
-class NoScopesRegistered(OAuthFlowError):
-    # A configuration conflict in the Asana app, not bad input from the caller.
-    status = 409
-    code = "no_scopes"
-
-    def __init__(self) -> None:
-        super().__init__(SEED_NO_SCOPES, FIX_NO_SCOPES.format(scopes=RECOMMENDED_SCOPES))
-
-
-class ForbiddenScopes(OAuthFlowError):
-    # A configuration conflict in the Asana app, not bad input from the caller.
-    status = 409
-    code = "forbidden_scopes"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "Asana does not allow this app to request the configured scopes.",
-            "The app's permissions in Asana and the deployment's OAuthScopesMode disagree. Either enable Full "
-            "permissions (default) on the app in the Asana Developer Console, or deploy with OAuthScopesMode=granular "
-            f"and register exactly these scopes on the app: {RECOMMENDED_SCOPES}.",
-        )
-
-
-class OAuthClientRejected(OAuthFlowError):
-    """Asana does not accept the saved client id or secret. Reconnecting cannot help; re-saving them can."""
-
-    status = 409
-    code = "client_rejected"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "Asana rejected the saved Client ID or Client Secret.",
-            "Copy the Client ID and Client Secret again from the Asana Developer Console (your app → OAuth) and save "
-            "them in the SecureDB Asana settings.",
-        )
-
-
-class OAuthGrantRejected(OAuthFlowError):
-    """Asana refused a code or a refresh token. ``oauth_error`` is Asana's error code (e.g. ``invalid_grant``)."""
-
-    code = "exchange_failed"
-
-    def __init__(self, oauth_error: str, message: str, fix: str) -> None:
-        super().__init__(message, fix)
-        self.oauth_error = oauth_error
-
-
-class RefreshTokenInvalid(OAuthGrantRejected):
-    """The refresh token is dead (revoked, or the user removed the app): permanent, only a reconnect helps."""
-
-    code = "refresh_token_invalid"
 
 
 # --- Endpoints ---------------------------------------------------------------------------------------------------
@@ -374,16 +263,6 @@ def _rejection(operation: str, status: int, body: dict[str, Any], urls: TenantUr
     )
 
 
-def scope_error_for(error: str, description: str) -> OAuthFlowError | None:
-    """The typed error for a scope-related authorize error, or None if it is not about scopes."""
-    text = f"{error} {description}".lower()
-    if "any scopes registered" in text:
-        return NoScopesRegistered()
-    if "forbidden_scopes" in text or "not allowed to request" in text or error == "invalid_scope":
-        return ForbiddenScopes()
-    return None
-
-
 def _grant(body: dict[str, Any], *, require_refresh: bool) -> TokenGrant:
     refresh = body.get("refresh_token")
     if require_refresh and not (isinstance(refresh, str) and refresh):
@@ -418,11 +297,6 @@ def _json(response: requests.Response) -> dict[str, Any] | None:
     except ValueError:
         return None
     return body if isinstance(body, dict) else None
-
-
-def safe_oauth_error(error: object) -> str:
-    """An OAuth error code fit for a log line or a message: Asana's code if it looks like one, else a placeholder."""
-    return error if isinstance(error, str) and _OAUTH_ERROR_CODE.match(error) else "unknown_error"
 
 
 def _oauth_error_code(body: dict[str, Any] | None) -> str:

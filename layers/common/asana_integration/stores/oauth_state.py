@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from asana_integration.tokens.store import Purpose
+from asana_integration.models.connections import Purpose
+from asana_integration.stores.dynamo import is_condition_failed
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -95,7 +96,7 @@ class OAuthStateStore:
                 ReturnValues="ALL_OLD",
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if is_condition_failed(error):
                 raise StateRejected() from None
             raise
         item: dict[str, Any] = dict(response.get("Attributes") or {})

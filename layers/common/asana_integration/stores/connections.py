@@ -26,14 +26,15 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from asana_integration.asana.oauth import AsanaUser
-from asana_integration.tokens.crypto import TokenCipher, TokenField
+from asana_integration.models.asana import AsanaUser
+from asana_integration.models.connections import ConnectionKey, Status
+from asana_integration.stores.dynamo import is_condition_failed, query_items
+from asana_integration.stores.field_crypto import TokenCipher, TokenField
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -46,45 +47,14 @@ USER_CONNECTION_SK_PREFIX = "CONNECTION#USER#"
 ORGANIZATION_CONTEXT_USER = "*organization*"
 
 
-class Purpose(StrEnum):
-    ORGANIZATION = "organization"
-    PERSONAL = "personal"
+def item_key(key: ConnectionKey) -> dict[str, str]:
+    sk = ORG_CONNECTION_SK if key.user_id is None else f"{USER_CONNECTION_SK_PREFIX}{key.user_id}"
+    return {"pk": f"ORG#{key.org_id}", "sk": sk}
 
 
-class Status(StrEnum):
-    ACTIVE = "active"
-    NEEDS_RECONNECT = "needs_reconnect"
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionKey:
-    org_id: str
-    user_id: str | None  # None for the organization connection
-
-    @classmethod
-    def organization(cls, org_id: str) -> ConnectionKey:
-        return cls(org_id, None)
-
-    @classmethod
-    def personal(cls, org_id: str, user_id: str) -> ConnectionKey:
-        return cls(org_id, user_id)
-
-    @classmethod
-    def for_purpose(cls, org_id: str, purpose: Purpose, user_id: str) -> ConnectionKey:
-        return cls.organization(org_id) if purpose is Purpose.ORGANIZATION else cls.personal(org_id, user_id)
-
-    @property
-    def purpose(self) -> Purpose:
-        return Purpose.ORGANIZATION if self.user_id is None else Purpose.PERSONAL
-
-    @property
-    def item_key(self) -> dict[str, str]:
-        sk = ORG_CONNECTION_SK if self.user_id is None else f"{USER_CONNECTION_SK_PREFIX}{self.user_id}"
-        return {"pk": f"ORG#{self.org_id}", "sk": sk}
-
-    @property
-    def context_user(self) -> str:
-        return self.user_id if self.user_id is not None else ORGANIZATION_CONTEXT_USER
+def context_user(key: ConnectionKey) -> str:
+    """The ``user_id`` of a token's encryption context."""
+    return key.user_id if key.user_id is not None else ORGANIZATION_CONTEXT_USER
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +98,7 @@ class ConnectionStore:
 
     def get(self, key: ConnectionKey) -> ConnectionRecord | None:
         # Strongly consistent: the lease protocol relies on seeing the latest write.
-        item = self._table.get_item(Key=key.item_key, ConsistentRead=True).get("Item")
+        item = self._table.get_item(Key=item_key(key), ConsistentRead=True).get("Item")
         return _record(key, item) if item else None
 
     def list_organization(self, org_id: str) -> list[ConnectionRecord]:
@@ -152,7 +122,7 @@ class ConnectionStore:
         """
         now = int(self._clock())
         item: dict[str, Any] = {
-            **key.item_key,
+            **item_key(key),
             "record_type": "asana_connection",
             "org_id": key.org_id,
             "purpose": key.purpose.value,
@@ -260,38 +230,33 @@ class ConnectionStore:
         )
 
     def delete(self, key: ConnectionKey) -> ConnectionRecord | None:
-        old = self._table.delete_item(Key=key.item_key, ReturnValues="ALL_OLD").get("Attributes")
+        old = self._table.delete_item(Key=item_key(key), ReturnValues="ALL_OLD").get("Attributes")
         return _record(key, old) if old else None
 
     # --- internals -----------------------------------------------------------------------------------------------
 
     def _encrypt(self, key: ConnectionKey, plaintext: str, field_name: TokenField) -> bytes:
-        return self._cipher.encrypt(plaintext, org_id=key.org_id, user_id=key.context_user, field=field_name)
+        return self._cipher.encrypt(plaintext, org_id=key.org_id, user_id=context_user(key), field=field_name)
 
     def _decrypt(self, record: ConnectionRecord, ciphertext: bytes, field_name: TokenField) -> str:
         key = record.key
-        return self._cipher.decrypt(ciphertext, org_id=key.org_id, user_id=key.context_user, field=field_name)
+        return self._cipher.decrypt(ciphertext, org_id=key.org_id, user_id=context_user(key), field=field_name)
 
     def _conditional_update(self, key: ConnectionKey, **kwargs: Any) -> bool:
         try:
-            self._table.update_item(Key=key.item_key, **kwargs)
+            self._table.update_item(Key=item_key(key), **kwargs)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if is_condition_failed(error):
                 return False
             raise
         return True
 
     def _query(self, org_id: str) -> Iterator[dict[str, Any]]:
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq(f"ORG#{org_id}") & Key("sk").begins_with(CONNECTION_SK_PREFIX),
-            "ConsistentRead": True,
-        }
-        while True:
-            page = self._table.query(**kwargs)
-            yield from page.get("Items", [])
-            if "LastEvaluatedKey" not in page:
-                return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return query_items(
+            self._table,
+            KeyConditionExpression=Key("pk").eq(f"ORG#{org_id}") & Key("sk").begins_with(CONNECTION_SK_PREFIX),
+            ConsistentRead=True,
+        )
 
 
 def _new_token_id() -> str:

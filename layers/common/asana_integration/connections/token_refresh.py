@@ -10,8 +10,9 @@
   re-reads the item (a refresh may have landed between our read and the lease) and refreshes only if still needed.
   Everyone else polls the item until a new token appears, bounded by the lease and the Lambda's remaining time.
 * **Permanent failure.** ``invalid_grant`` marks the connection ``needs_reconnect`` and raises the seed's
-  "Authentication failed" with a ``connect_url``. A connection in that state is never refreshed again until
-  reconnected: later calls fail at once, without contacting Asana.
+  "Authentication failed". A connection in that state is never refreshed again until reconnected: later calls fail
+  at once, without contacting Asana. No reconnect link is made here: only the service acting for a caller knows
+  whether that caller may start Connect, so it attaches the link when it catches the error.
 * **Transient failure.** The lease is released with a short cooldown (so an Asana outage costs one refresh attempt per
   connection per cooldown, not one per request) and the error surfaces; the connection is not marked.
 """
@@ -26,11 +27,13 @@ from dataclasses import dataclass, field
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from asana_integration.asana.oauth import OAuthEndpoints, RefreshTokenInvalid
-from asana_integration.credentials import OrgCredentials
+from asana_integration.asana.errors import RefreshTokenInvalid
+from asana_integration.asana.oauth import OAuthEndpoints
 from asana_integration.errors import AsanaAuthenticationFailed, AsanaUnavailable, IntegrationError
+from asana_integration.models.connections import ConnectionKey, Status
+from asana_integration.models.credentials import OrgCredentials
 from asana_integration.observability import logger, metrics
-from asana_integration.tokens.store import ConnectionKey, ConnectionRecord, ConnectionStore, Status
+from asana_integration.stores.connections import ConnectionRecord, ConnectionStore
 
 REFRESH_MARGIN_SECONDS = 300
 # Longer than one refresh can take (the token request's timeout plus a KMS call or two), so a live holder never
@@ -61,7 +64,6 @@ class ConnectionTokenSource:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         remaining_time_ms: Callable[[], int] | None = None,
-        connect_url: Callable[[], str | None] | None = None,
         record: ConnectionRecord | None = None,
         lease_seconds: int = LEASE_SECONDS,
         poll_interval: float = POLL_INTERVAL_SECONDS,
@@ -73,7 +75,6 @@ class ConnectionTokenSource:
         self._clock = clock
         self._sleep = sleep
         self._remaining_time_ms = remaining_time_ms
-        self._connect_url = connect_url
         self._lease_seconds = lease_seconds
         self._poll_interval = poll_interval
         # Unique per source: a lease is held by one invocation, not by one Lambda container.
@@ -101,7 +102,7 @@ class ConnectionTokenSource:
             if current.token_id in self._refreshed_here:
                 # We minted this token ourselves moments ago and Asana still refuses it: the authorization itself is
                 # broken (app removed, user deactivated). Another refresh would only repeat that, so stop here.
-                raise self._authentication_failed()
+                raise AsanaAuthenticationFailed()
             return self._obtain(rejected_token_id=current.token_id)
         # Not the token we hold now (another call on this source renewed it meanwhile, or none was handed out yet): the
         # stored one counts as rejected only if it is that token.
@@ -145,7 +146,7 @@ class ConnectionTokenSource:
             raise
         if record is None or record.status is not Status.ACTIVE:
             self._store.release_lease(self._key, self._owner)
-            raise self._authentication_failed()
+            raise AsanaAuthenticationFailed()
         if self._usable(record, rejected_token_id, self._clock()):
             self._store.release_lease(self._key, self._owner)
             return self._adopt(record)
@@ -153,7 +154,7 @@ class ConnectionTokenSource:
             grant = self._endpoints.refresh(self._credentials, self._store.refresh_token(record))
         except RefreshTokenInvalid as error:
             self._mark_needs_reconnect(record, error.oauth_error)
-            raise self._authentication_failed() from None
+            raise AsanaAuthenticationFailed() from None
         except IntegrationError as error:
             self._store.release_lease(self._key, self._owner, retry_after=int(self._clock()) + FAILURE_COOLDOWN_SECONDS)
             metrics.add_metric(name="TokenRefreshFailed", unit=MetricUnit.Count, value=1)
@@ -196,7 +197,7 @@ class ConnectionTokenSource:
         self._prefetched = None
         if record is None or record.status is not Status.ACTIVE:
             # Disconnected, or already known dead: fail fast, never call Asana for it again.
-            raise self._authentication_failed()
+            raise AsanaAuthenticationFailed()
         return record
 
     def _usable(self, record: ConnectionRecord, rejected_token_id: str | None, now: float) -> bool:
@@ -228,15 +229,6 @@ class ConnectionTokenSource:
             "asana refresh token rejected; connection needs a reconnect",
             extra={**self._log_context(), "oauth_error": reason, "marked": marked},
         )
-
-    def _authentication_failed(self) -> AsanaAuthenticationFailed:
-        connect_url = None
-        if self._connect_url is not None:
-            try:
-                connect_url = self._connect_url()
-            except Exception:  # the reconnect link is a courtesy: its failure must not hide the real error
-                logger.exception("could not build a reconnect url", extra=self._log_context())
-        return AsanaAuthenticationFailed(connect_url=connect_url)
 
     def _wait_deadline(self) -> float:
         budget = self._lease_seconds + 2 * self._poll_interval

@@ -9,12 +9,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from asana_integration.asana.client import AsanaClient, Page
 from asana_integration.config import Config
-from asana_integration.connections import ConnectionService
-from asana_integration.credentials import CredentialStore, OrgCredentials
+from asana_integration.connections.service import ConnectionService
 from asana_integration.errors import (
     FIX_AUTH_FAILED,
     SEED_AUTH_FAILED,
@@ -24,22 +22,20 @@ from asana_integration.errors import (
     InvalidInput,
 )
 from asana_integration.identity import Caller
+from asana_integration.models.asana import AsanaUser, Workspace
+from asana_integration.models.credentials import OrgCredentials
+from asana_integration.models.verification import ConnectionState, ConnectionStatus
 from asana_integration.observability import logger
-from asana_integration.organization_access import (
+from asana_integration.settings.access import (
     NOT_CONFIGURED_FIX,
     NOT_CONFIGURED_MESSAGE,
     OrganizationAccessResolver,
 )
-from asana_integration.settings_models import (
-    AsanaUser,
-    ConnectionState,
-    ConnectionStatus,
-    SettingsStatus,
-    SettingsUpdate,
-    Workspace,
-)
+from asana_integration.settings.models import Disconnected, QuickActionPage, SettingsStatus, SettingsUpdate
+from asana_integration.stores.credentials import CredentialStore
+from asana_integration.stores.organizations import OrganizationRegistry
+from asana_integration.stores.verifications import VerificationStore
 from asana_integration.tenant_urls import TenantUrls
-from asana_integration.verification_store import VerificationStore
 
 FIX_PAT_REJECTED = (
     "Asana rejected the saved Personal Access Token. Create a new one in the Asana Developer Console → Personal "
@@ -55,6 +51,7 @@ class OrganizationSettingsService:
         credentials: CredentialStore,
         connections: ConnectionService,
         verifications: VerificationStore,
+        organizations: OrganizationRegistry,
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -62,6 +59,7 @@ class OrganizationSettingsService:
         self._credentials = credentials
         self._connections = connections
         self._verifications = verifications
+        self._organizations = organizations
         self._access = OrganizationAccessResolver(config, credentials, connections)
         self._clock = clock
 
@@ -115,20 +113,22 @@ class OrganizationSettingsService:
         credentials = self._credentials.get(caller.org_id)
         connection = self._verify(caller, urls, remaining_time_ms)
         self._verifications.put(caller.org_id, connection)
+        self._organizations.register(caller.org_id, connection.state)
         logger.info(
             "connection verified",
             extra={"org_id": caller.org_id, "state": connection.state, "mode": connection.mode},
         )
         return self._status(credentials, connection, urls)
 
-    def delete(self, caller: Caller) -> dict[str, Any]:
+    def delete(self, caller: Caller) -> Disconnected:
         """Disconnect the organization: revoke its OAuth tokens at Asana, then forget its credentials and status."""
         credentials = self._credentials.get(caller.org_id)
         revoked = self._connections.disconnect_organization(caller.org_id, credentials)
         self._credentials.delete(caller.org_id)
         self._verifications.delete(caller.org_id)
+        self._organizations.remove(caller.org_id)
         logger.info("organization disconnected", extra={"org_id": caller.org_id, "connections_removed": revoked})
-        return {"disconnected": True, "connections_removed": revoked}
+        return Disconnected(connections_removed=revoked)
 
     def quick_action(
         self,
@@ -136,18 +136,19 @@ class OrganizationSettingsService:
         urls: TenantUrls,
         remaining_time_ms: Callable[[], int] | None,
         fetch: Callable[[AsanaClient], Page],
-    ) -> dict[str, Any]:
+    ) -> QuickActionPage:
         """One page of a live Asana listing (Step 7's Quick Actions), acting by the seed's credential precedence."""
         access = self._access.resolve(caller, urls, remaining_time_ms=remaining_time_ms)
         client = self._access.client(access, remaining_time_ms=remaining_time_ms)
         try:
             page = fetch(client)
         except AsanaAuthenticationFailed as error:
-            # A dead OAuth token's error already carries the reconnect link; a PAT can only be replaced.
+            # A dead OAuth token gets a reconnect link; a PAT can only be replaced.
             if access.mode == "pat":
                 error.fix = FIX_PAT_REJECTED
+            self._access.with_reconnect_link(error, access, caller, urls)
             raise
-        return {"data": page.data, "next_offset": page.next_offset, "mode": access.mode}
+        return QuickActionPage(data=page.data, next_offset=page.next_offset, mode=access.mode)
 
     # ---------------------------------------------------------------------------------------------------------------
 
@@ -178,7 +179,7 @@ class OrganizationSettingsService:
                 message=SEED_AUTH_FAILED,
                 fix=FIX_PAT_REJECTED if access.mode == "pat" else FIX_AUTH_FAILED,
                 connected_by=connected_by,
-                connect_url=error.connect_url,
+                connect_url=self._access.with_reconnect_link(error, access, caller, urls).connect_url,
                 checked_at=checked_at,
             )
         except AsanaError as error:

@@ -16,10 +16,12 @@ from typing import Literal
 from asana_integration.asana.client import AsanaClient
 from asana_integration.asana.token_source import AccessTokenSource, StaticToken
 from asana_integration.config import Config
-from asana_integration.connections import ConnectionInfo, ConnectionService, Purpose
-from asana_integration.credentials import CredentialStore
-from asana_integration.errors import ConnectionRequired
+from asana_integration.connections.service import ConnectionInfo, ConnectionService
+from asana_integration.errors import AsanaAuthenticationFailed, ConnectionRequired
 from asana_integration.identity import Caller
+from asana_integration.models.connections import Purpose
+from asana_integration.observability import logger
+from asana_integration.stores.credentials import CredentialStore
 from asana_integration.tenant_urls import TenantUrls
 
 Mode = Literal["pat", "oauth"]
@@ -61,11 +63,7 @@ class OrganizationAccessResolver:
         if credentials.pat is not None:
             return OrganizationAccess("pat", StaticToken(credentials.pat.get_secret_value()))
         found = self._connections.organization_token_source(
-            caller.org_id,
-            credentials,
-            remaining_time_ms=remaining_time_ms,
-            # Built only if the token turns out dead: the seed's "Authentication failed" then carries a reconnect link.
-            connect_url=lambda: self.connect_url(caller, urls),
+            caller.org_id, credentials, remaining_time_ms=remaining_time_ms
         )
         if found is None:
             raise ConnectionRequired(
@@ -84,3 +82,16 @@ class OrganizationAccessResolver:
         if not caller.is_admin:
             return None
         return self._connections.start_connect(caller, Purpose.ORGANIZATION, urls)
+
+    def with_reconnect_link(
+        self, error: AsanaAuthenticationFailed, access: OrganizationAccess, caller: Caller, urls: TenantUrls
+    ) -> AsanaAuthenticationFailed:
+        """``error`` with a fresh reconnect link when the dead token was an OAuth connection's and the caller may
+        reconnect. The token source below never makes one: it does not know who is asking."""
+        if access.mode != "oauth" or error.connect_url:
+            return error
+        try:
+            error.connect_url = self.connect_url(caller, urls)
+        except Exception:  # the reconnect link is a courtesy: its failure must not hide the real error
+            logger.exception("could not build a reconnect url", extra={"org_id": caller.org_id})
+        return error

@@ -7,45 +7,21 @@ credential (others see the change within ``CACHE_SECONDS``).
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 import boto3
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, SecretStr
 
 from asana_integration.config import Config
+from asana_integration.models.credentials import OrgCredentials
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
 # Short enough that a rotated PAT reaches every warm Lambda within a minute, long enough to spare most reads.
 CACHE_SECONDS = 60
-
-
-class OrgCredentials(BaseModel):
-    """Secrets stay ``SecretStr`` in memory: a repr, a log line or a validation error shows ``**********``."""
-
-    model_config = ConfigDict(frozen=True)
-
-    client_id: str
-    client_secret: SecretStr
-    pat: SecretStr | None = None
-
-    @property
-    def pat_last4(self) -> str | None:
-        return self.pat.get_secret_value()[-4:] if self.pat else None
-
-    def to_secret_string(self) -> str:
-        return json.dumps(
-            {
-                "client_id": self.client_id,
-                "client_secret": self.client_secret.get_secret_value(),
-                "pat": self.pat.get_secret_value() if self.pat else None,
-            }
-        )
 
 
 class CredentialStore:

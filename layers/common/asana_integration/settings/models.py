@@ -1,12 +1,12 @@
-"""The settings API's request and status models (the JSON contract with SecureDB's UI and the admin page)."""
+"""The settings API's request and response models (the JSON contract with SecureDB's UI and the admin page)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints
 
-ConnectionState = Literal["connected", "requires_connection", "error", "not_configured"]
+from asana_integration.models.verification import ConnectionStatus
 
 # Opaque credentials (Asana says not to validate token formats): only reject what cannot be one.
 _Credential = Annotated[SecretStr, Field(min_length=1, max_length=1024)]
@@ -23,32 +23,6 @@ class SettingsUpdate(BaseModel):
     pat: _Credential | None = None
 
 
-class AsanaUser(BaseModel):
-    gid: str
-    name: str | None = None
-    email: str | None = None
-
-
-class Workspace(BaseModel):
-    gid: str
-    name: str | None = None
-    is_organization: bool | None = None
-
-
-class ConnectionStatus(BaseModel):
-    """The outcome of the last verification, as the admin page shows it."""
-
-    mode: Literal["pat", "oauth"] | None = None
-    state: ConnectionState
-    message: str
-    fix: str | None = None
-    asana_user: AsanaUser | None = None
-    connected_by: str | None = None
-    connect_url: str | None = None
-    workspaces: list[Workspace] | None = None
-    checked_at: str | None = None
-
-
 class SettingsStatus(BaseModel):
     configured: bool
     client_id: str | None
@@ -60,3 +34,18 @@ class SettingsStatus(BaseModel):
     recommended_scopes: str
     scopes_mode: Literal["default", "granular"]
     connection: ConnectionStatus
+
+
+class Disconnected(BaseModel):
+    """``DELETE /asana/api/settings``: the organization's credentials, status and connections are gone."""
+
+    disconnected: Literal[True] = True
+    connections_removed: int
+
+
+class QuickActionPage(BaseModel):
+    """One page of a live Asana listing; ``next_offset`` asks for the next one, ``mode`` says which identity acted."""
+
+    data: list[dict[str, Any]]
+    next_offset: str | None
+    mode: Literal["pat", "oauth"]

@@ -24,25 +24,16 @@ import requests
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
-from asana_integration.asana.oauth import (
-    FIX_EXCHANGE_FAILED,
-    AsanaUser,
-    ForbiddenScopes,
-    NoScopesRegistered,
-    OAuthClientRejected,
-    OAuthEndpoints,
-    Pkce,
-    RedirectUriMismatch,
-    TokenGrant,
-    safe_oauth_error,
-    scope_error_for,
-)
+from asana_integration.asana.errors import safe_oauth_error, scope_error_for
+from asana_integration.asana.oauth import OAuthEndpoints, TokenGrant
+from asana_integration.asana.pkce import Pkce
 from asana_integration.asana.token_source import AccessTokenSource
 from asana_integration.config import Config
-from asana_integration.credentials import CredentialStore, OrgCredentials
+from asana_integration.connections.models import ConnectionView
+from asana_integration.connections.outcomes import OUTCOME_CODES, CallbackOutcome
+from asana_integration.connections.token_refresh import ConnectionTokenSource
 from asana_integration.errors import (
     FIX_AUTH_FAILED,
-    FIX_PROXY,
     SEED_AUTH_FAILED,
     AsanaError,
     AsanaUnreachable,
@@ -52,125 +43,22 @@ from asana_integration.errors import (
     OAuthFlowError,
 )
 from asana_integration.identity import Caller
-from asana_integration.oauth_state import OAuthStateStore, PendingAuthorization, StateRejected
+from asana_integration.models.asana import AsanaUser
+from asana_integration.models.connections import ConnectionKey, Purpose, Status
+from asana_integration.models.credentials import OrgCredentials
 from asana_integration.observability import logger, metrics
+from asana_integration.stores.connections import ConnectionRecord, ConnectionStore, NewTokens
+from asana_integration.stores.credentials import CredentialStore
+from asana_integration.stores.field_crypto import TokenCipher
+from asana_integration.stores.oauth_state import OAuthStateStore, PendingAuthorization, StateRejected
 from asana_integration.tenant_urls import TenantUrls
-from asana_integration.tokens.crypto import TokenCipher
-from asana_integration.tokens.lifecycle import ConnectionTokenSource
-from asana_integration.tokens.store import ConnectionKey, ConnectionRecord, ConnectionStore, NewTokens, Purpose, Status
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
     from mypy_boto3_kms import KMSClient
 
-__all__ = [
-    "OUTCOME_CODES",
-    "CallbackOutcome",
-    "ConnectionInfo",
-    "ConnectionService",
-    "Purpose",
-    "outcome_for_code",
-]
-
 # Anything longer is not an authorization code Asana issued; rejected before any work (states: MAX_STATE_LENGTH).
 MAX_CODE_LENGTH = 2048
-
-# --- Outcomes of the OAuth redirect -------------------------------------------------------------------------------
-
-
-def _texts(error: IntegrationError) -> tuple[str, str]:
-    return error.message, error.fix
-
-
-_OUTCOMES: dict[str, tuple[str, str]] = {
-    "connected": ("Your Asana account is connected.", ""),
-    "access_denied": (
-        "Authorization was cancelled in Asana, so nothing was connected.",
-        "Click Connect again and choose Allow on Asana's consent screen.",
-    ),
-    # "redirect_uri_mismatch" is built per tenant (its fix names the tenant's exact URIs): see outcome_for_code.
-    "no_scopes": _texts(NoScopesRegistered()),
-    "forbidden_scopes": _texts(ForbiddenScopes()),
-    "client_rejected": _texts(OAuthClientRejected()),
-    "invalid_state": (
-        "This authorization link is not valid or was already used, so nothing was connected.",
-        "Start again with Connect on the Asana settings page. Each link works once, for the person who opened it.",
-    ),
-    "state_expired": (
-        "This authorization took too long and expired, so nothing was connected.",
-        "Click Connect again and approve in Asana within a few minutes.",
-    ),
-    "invalid_request": (
-        "Asana's redirect was incomplete, so nothing was connected.",
-        "Click Connect again. If it keeps happening, check that nothing between Asana and SecureDB strips query "
-        "parameters from the redirect.",
-    ),
-    "not_configured": (
-        "Your organization's Asana app credentials are not saved, so the authorization could not be completed.",
-        "An administrator must save the Client ID and Client Secret in the Asana settings, then run Connect again.",
-    ),
-    "exchange_failed": (
-        "Asana did not accept the authorization, so nothing was connected.",
-        FIX_EXCHANGE_FAILED,
-    ),
-    "asana_unreachable": ("SecureDB could not reach Asana to finish connecting, so nothing was connected.", FIX_PROXY),
-    "asana_unavailable": (
-        "Asana did not give a usable answer while finishing the connection, so nothing was connected.",
-        "Click Connect again in a minute. If it keeps happening, check https://status.asana.com.",
-    ),
-    "internal_error": (
-        "Something went wrong on SecureDB's side while finishing the connection, so nothing was connected.",
-        "Click Connect again. If it keeps failing, contact support with the time of the attempt.",
-    ),
-    "authorization_failed": (
-        "Asana reported an error during authorization, so nothing was connected.",
-        "Click Connect again. If it keeps failing, check the app's settings in the Asana Developer Console "
-        "(redirect URLs, scopes and Manage distribution).",
-    ),
-}
-OUTCOME_CODES = frozenset({*_OUTCOMES, "redirect_uri_mismatch"})
-
-
-ORGANIZATION_CONNECTED = "The organization is connected to Asana."
-
-
-def outcome_for_code(code: str, urls: TenantUrls, purpose: Purpose | None = None) -> tuple[str, str]:
-    """The message and fix for an outcome code, e.g. to show ``?outcome=<code>`` on the settings page.
-
-    ``urls`` makes the redirect-URI fix name the tenant's exact URIs. Raises ``KeyError`` for an unknown code.
-    """
-    if code == "redirect_uri_mismatch":
-        mismatch = RedirectUriMismatch(urls)
-        return mismatch.message, mismatch.fix
-    if code == "connected" and purpose is Purpose.ORGANIZATION:
-        return ORGANIZATION_CONNECTED, ""
-    return _OUTCOMES[code]
-
-
-@dataclass(frozen=True, slots=True)
-class CallbackOutcome:
-    code: str
-    message: str
-    fix: str
-    purpose: Purpose | None
-
-    @property
-    def ok(self) -> bool:
-        return self.code == "connected"
-
-    @classmethod
-    def of(cls, code: str, purpose: Purpose | None, urls: TenantUrls) -> CallbackOutcome:
-        message, fix = outcome_for_code(code, urls, purpose)
-        return cls(code=code, message=message, fix=fix, purpose=purpose)
-
-    def to_public(self) -> dict[str, Any]:
-        return {
-            "code": self.code,
-            "message": self.message,
-            "fix": self.fix,
-            "purpose": self.purpose.value if self.purpose else None,
-        }
-
 
 # --- Connection status --------------------------------------------------------------------------------------------
 
@@ -195,19 +83,19 @@ class ConnectionInfo:
             access_expires_at=record.access_expires_at,
         )
 
-    def to_public(self) -> dict[str, Any]:
-        public: dict[str, Any] = {
-            "purpose": self.purpose.value,
-            "status": self.status,
-            "asana_user": self.asana_user.to_public(),
-            "connected_by": self.connected_by,
-            "connected_at": _iso(self.connected_at),
-            "access_expires_at": _iso(self.access_expires_at),
-        }
+    def to_view(self) -> ConnectionView:
+        view = ConnectionView(
+            purpose=self.purpose,
+            status=self.status,
+            asana_user=self.asana_user,
+            connected_by=self.connected_by,
+            connected_at=_iso(self.connected_at),
+            access_expires_at=_iso(self.access_expires_at),
+        )
         if self.status == "needs_reconnect":
-            public["message"] = SEED_AUTH_FAILED
-            public["fix"] = FIX_AUTH_FAILED
-        return public
+            view.message = SEED_AUTH_FAILED
+            view.fix = FIX_AUTH_FAILED
+        return view
 
 
 def _iso(epoch: int) -> str:
@@ -380,19 +268,13 @@ class ConnectionService:
         credentials: OrgCredentials,
         *,
         remaining_time_ms: Callable[[], int] | None = None,
-        connect_url: Callable[[], str | None] | None = None,
     ) -> tuple[AccessTokenSource, ConnectionInfo] | None:
         """The organization connection's token source and status, or None if the organization never connected.
 
         A connection that needs a reconnect still returns a source: it fails at once with the seed's "Authentication
-        failed" (and ``connect_url()``, if given) without calling Asana.
+        failed" without calling Asana. Whoever knows the caller attaches a reconnect link to that error.
         """
-        return self.token_source(
-            ConnectionKey.organization(org_id),
-            credentials,
-            remaining_time_ms=remaining_time_ms,
-            connect_url=connect_url,
-        )
+        return self.token_source(ConnectionKey.organization(org_id), credentials, remaining_time_ms=remaining_time_ms)
 
     def token_source(
         self,
@@ -400,7 +282,6 @@ class ConnectionService:
         credentials: OrgCredentials,
         *,
         remaining_time_ms: Callable[[], int] | None = None,
-        connect_url: Callable[[], str | None] | None = None,
     ) -> tuple[AccessTokenSource, ConnectionInfo] | None:
         """The token source and status of any connection (the organization's, or a user's own), or None."""
         record = self._store.get(key)
@@ -413,7 +294,6 @@ class ConnectionService:
             key,
             clock=self._clock,
             remaining_time_ms=remaining_time_ms,
-            connect_url=connect_url,
             record=record,
         )
         return source, ConnectionInfo.from_record(record)

@@ -1,0 +1,234 @@
+"""Asana's answers as typed errors: the REST API's HTTP statuses, and the OAuth endpoints' rejections.
+
+Each error carries a message a person can act on and a fix. Asana's free text is passed on only where Asana documents it
+as a message for the caller (``errors[].message`` of the REST API), after the client scrubbed the token from it; OAuth
+error descriptions are only matched, never echoed.
+"""
+
+from __future__ import annotations
+
+import re
+
+from asana_integration.config import RECOMMENDED_SCOPES
+from asana_integration.errors import (
+    FIX_NO_SCOPES,
+    SEED_NO_SCOPES,
+    SEED_REDIRECT_URI_MISMATCH,
+    AsanaError,
+    AsanaForbidden,
+    AsanaNotFound,
+    AsanaRateLimited,
+    AsanaRequestRejected,
+    AsanaUnavailable,
+    OAuthFlowError,
+)
+from asana_integration.tenant_urls import TenantUrls
+
+EXPIRED_OFFSET_MARKER = "pagination token has expired"
+_OAUTH_ERROR_CODE = re.compile(r"^[a-z_]{1,64}$")
+SCOPED_RESOURCES = frozenset({"workspaces", "teams", "users", "projects", "webhooks", "tasks"})
+
+FIX_EXCHANGE_FAILED = (
+    "Click Connect again: authorization codes are single-use and expire after a few minutes. If it keeps failing, "
+    "check that the Client ID and Client Secret saved in SecureDB belong to the same Asana app."
+)
+
+# --- REST API: HTTP statuses -------------------------------------------------------------------------------------
+
+
+def rate_limited(wait: int) -> AsanaRateLimited:
+    return AsanaRateLimited(
+        f"Asana's rate limit for this token is exhausted; retry after {wait} s.",
+        f"Wait {wait} seconds and try again. Asana allows 150 requests per minute per token on free domains and "
+        "1,500 on paid ones; other integrations using the same token share that budget.",
+        retry_after=wait,
+    )
+
+
+# status → (error class, code or None for the class's own, message template, fix). 401 and 429 never get here.
+_STATUS_ERRORS: dict[int, tuple[type[AsanaError], str | None, str, str]] = {
+    400: (
+        AsanaRequestRejected,
+        None,
+        "Asana rejected {where}: {message}",
+        "Check the ids and values sent; Asana's message names the field it did not accept.",
+    ),
+    402: (
+        AsanaForbidden,
+        "asana_premium_required",
+        "Asana refused {where} because it needs a paid Asana plan: {message}",
+        "Upgrade the Asana workspace to a plan that includes this feature, or do not use it with this workspace.",
+    ),
+    404: (
+        AsanaNotFound,
+        None,
+        "Asana has nothing at {where} that this token can see: {message}",
+        "The object may have been deleted, or the connected Asana user is not a member of it. Refresh the list, or "
+        "connect with an Asana user who can see it.",
+    ),
+    412: (
+        AsanaRequestRejected,
+        "asana_precondition_failed",
+        "Asana refused {where} because a precondition failed: {message}",
+        "Fetch the data again from the start; the sync token or state the request relied on is no longer valid.",
+    ),
+    451: (
+        AsanaForbidden,
+        "asana_unavailable_for_legal_reasons",
+        "Asana cannot serve {where} for legal reasons: {message}",
+        "Asana blocks this content for legal reasons; contact Asana support if you believe it should not.",
+    ),
+}
+_SERVER_ERROR = (
+    AsanaUnavailable,
+    "asana_server_error",
+    "Asana failed {where} with HTTP {status}: {message}",
+    "Try again in a few minutes. If it keeps happening, check https://status.asana.com.",
+)
+_OTHER_CLIENT_ERROR = (
+    AsanaRequestRejected,
+    None,
+    "Asana rejected {where} with HTTP {status}: {message}",
+    "Check the request against Asana's API reference; Asana's message says what it did not accept.",
+)
+_UNEXPECTED_STATUS = (
+    AsanaError,
+    "asana_bad_response",
+    "Asana answered {where} with unexpected HTTP {status}.",
+    "A proxy may be answering instead of Asana: check ASANA_PROXY and ASANA_API_BASE_URL.",
+)
+
+
+def error_for_status(method: str, path: str, status: int, message: str) -> AsanaError:
+    """The typed error for a non-2xx answer that is not retried, carrying Asana's own (scrubbed) message."""
+    where = f"{method} {path}"
+    if status == 400 and EXPIRED_OFFSET_MARKER in message.lower():
+        return AsanaRequestRejected(
+            f"Asana's pagination offset for {where} expired before the next page was fetched ({message}).",
+            "Start the listing again from the first page; Asana's offsets are only valid for a few minutes.",
+            code="asana_offset_expired",
+        )
+    if status == 403:
+        return AsanaForbidden(f"Asana refused {where}: {message}", _forbidden_fix(method, path))
+    if status in _STATUS_ERRORS:
+        error_class, code, template, fix = _STATUS_ERRORS[status]
+    elif status >= 500:
+        error_class, code, template, fix = _SERVER_ERROR
+    elif status >= 400:
+        error_class, code, template, fix = _OTHER_CLIENT_ERROR
+    else:
+        error_class, code, template, fix = _UNEXPECTED_STATUS
+    # str.format does not re-interpret braces inside the substituted message.
+    return error_class(template.format(where=where, status=status, message=message), fix, code=code)
+
+
+def _forbidden_fix(method: str, path: str) -> str:
+    fix = (
+        "The connected Asana user lacks access to this object, or the Asana app lacks a permission. Reconnect with a "
+        "user who has access, or ask an Asana admin to allow the app for the workspace."
+    )
+    scope = _required_scope(method, path)
+    if scope:
+        fix += (
+            f" If the app uses granular scopes (OAUTH_SCOPES_MODE=granular), add '{scope}' to the app in the Asana "
+            "Developer Console and to OAUTH_GRANULAR_SCOPES, then run Connect again."
+        )
+    return fix
+
+
+def _required_scope(method: str, path: str) -> str | None:
+    """The granular scope Asana needs for the endpoints this integration calls (from Asana's OpenAPI spec)."""
+    # The resource is the last known collection in the path: /workspaces/{gid}/teams needs teams:read.
+    resources = [segment for segment in path.split("/") if segment in SCOPED_RESOURCES]
+    action = {"GET": "read", "HEAD": "read", "POST": "write", "PUT": "write", "DELETE": "delete"}.get(method)
+    if resources and action:
+        return f"{resources[-1]}:{action}"
+    return None
+
+
+# --- OAuth: Asana's answers to the authorize, token and revoke endpoints ---------------------------------------------
+
+
+def redirect_uri_fix(urls: TenantUrls) -> str:
+    return (
+        "The redirect you registered in Asana does not match exactly the redirect used by the app. In the Asana "
+        f"Developer Console open your app → OAuth → Redirect URLs, add {urls.redirect_uri} (and the trailing slash "
+        f"variant {urls.redirect_uri_trailing_slash}) and save. Then run Connect again."
+    )
+
+
+class RedirectUriMismatch(OAuthFlowError):
+    # A configuration conflict in the Asana app, not bad input from the caller.
+    status = 409
+    code = "redirect_uri_mismatch"
+
+    def __init__(self, urls: TenantUrls) -> None:
+        super().__init__(SEED_REDIRECT_URI_MISMATCH, redirect_uri_fix(urls))
+
+
+class NoScopesRegistered(OAuthFlowError):
+    # A configuration conflict in the Asana app, not bad input from the caller.
+    status = 409
+    code = "no_scopes"
+
+    def __init__(self) -> None:
+        super().__init__(SEED_NO_SCOPES, FIX_NO_SCOPES.format(scopes=RECOMMENDED_SCOPES))
+
+
+class ForbiddenScopes(OAuthFlowError):
+    # A configuration conflict in the Asana app, not bad input from the caller.
+    status = 409
+    code = "forbidden_scopes"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Asana does not allow this app to request the configured scopes.",
+            "The app's permissions in Asana and the deployment's OAuthScopesMode disagree. Either enable Full "
+            "permissions (default) on the app in the Asana Developer Console, or deploy with OAuthScopesMode=granular "
+            f"and register exactly these scopes on the app: {RECOMMENDED_SCOPES}.",
+        )
+
+
+class OAuthClientRejected(OAuthFlowError):
+    """Asana does not accept the saved client id or secret. Reconnecting cannot help; re-saving them can."""
+
+    status = 409
+    code = "client_rejected"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Asana rejected the saved Client ID or Client Secret.",
+            "Copy the Client ID and Client Secret again from the Asana Developer Console (your app → OAuth) and save "
+            "them in the SecureDB Asana settings.",
+        )
+
+
+class OAuthGrantRejected(OAuthFlowError):
+    """Asana refused a code or a refresh token. ``oauth_error`` is Asana's error code (e.g. ``invalid_grant``)."""
+
+    code = "exchange_failed"
+
+    def __init__(self, oauth_error: str, message: str, fix: str) -> None:
+        super().__init__(message, fix)
+        self.oauth_error = oauth_error
+
+
+class RefreshTokenInvalid(OAuthGrantRejected):
+    """The refresh token is dead (revoked, or the user removed the app): permanent, only a reconnect helps."""
+
+    code = "refresh_token_invalid"
+
+
+def scope_error_for(error: str, description: str) -> OAuthFlowError | None:
+    """The typed error for a scope-related authorize error, or None if it is not about scopes."""
+    text = f"{error} {description}".lower()
+    if "any scopes registered" in text:
+        return NoScopesRegistered()
+    if "forbidden_scopes" in text or "not allowed to request" in text or error == "invalid_scope":
+        return ForbiddenScopes()
+    return None
+
+
+def safe_oauth_error(error: object) -> str:
+    """An OAuth error code fit for a log line or a message: Asana's code if it looks like one, else a placeholder."""
+    return error if isinstance(error, str) and _OAUTH_ERROR_CODE.match(error) else "unknown_error"

@@ -1,0 +1,28 @@
+"""The outcome of verifying an organization's Asana access: what the admin page shows and the upkeep refreshes.
+
+Shared by the settings domain, which produces it, and the verification store, which keeps the last one.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+from asana_integration.models.asana import AsanaUser, Workspace
+
+ConnectionState = Literal["connected", "requires_connection", "error", "not_configured"]
+
+
+class ConnectionStatus(BaseModel):
+    """The outcome of the last verification, as the admin page shows it."""
+
+    mode: Literal["pat", "oauth"] | None = None
+    state: ConnectionState
+    message: str
+    fix: str | None = None
+    asana_user: AsanaUser | None = None
+    connected_by: str | None = None
+    connect_url: str | None = None
+    workspaces: list[Workspace] | None = None
+    checked_at: str | None = None

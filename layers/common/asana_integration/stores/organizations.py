@@ -1,0 +1,36 @@
+"""The registry of configured organizations: one small item each under a single partition.
+
+The scheduled upkeep walks it with a query instead of scanning the whole table. An organization is registered when its
+settings are first verified and leaves the registry when it disconnects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from boto3.dynamodb.conditions import Key
+
+from asana_integration.stores.dynamo import query_items
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+_REGISTRY_PK = "ORGANIZATIONS"
+
+
+class OrganizationRegistry:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def register(self, org_id: str, state: str) -> None:
+        """Add (or refresh) the organization, with the state of its last verification."""
+        self._table.put_item(Item={"pk": _REGISTRY_PK, "sk": org_id, "state": state})
+
+    def remove(self, org_id: str) -> None:
+        self._table.delete_item(Key={"pk": _REGISTRY_PK, "sk": org_id})
+
+    def organizations(self) -> Iterator[str]:
+        """Every organization that has saved settings, page by page."""
+        items = query_items(self._table, KeyConditionExpression=Key("pk").eq(_REGISTRY_PK), ProjectionExpression="sk")
+        return (str(item["sk"]) for item in items)

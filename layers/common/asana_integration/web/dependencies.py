@@ -1,0 +1,101 @@
+"""The one wiring module: configuration, AWS clients, stores and services, built once per execution environment.
+
+Route handlers receive what they need through Powertools' ``Depends``::
+
+    def get_settings(service: Annotated[OrganizationSettingsService, Depends(get_settings_service)]) -> ...
+
+Everything hangs off one ``Services`` per execution environment (``get_services``), built piece by piece on first
+use, so a cold start pays only for the clients its route needs and a warm one reuses them (and their caches). Tests
+replace the whole environment at once with ``app.dependency_overrides[get_services] = lambda: Services()``.
+
+On AWS an execution environment has one configuration for its lifetime. The local gateway runs every function in
+one process, and tests switch environments by clearing ``get_config``; the services follow the configuration object,
+so a new configuration gets new clients instead of ones bound to an environment that is gone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Annotated
+
+import boto3
+from aws_lambda_powertools.event_handler.depends import Depends
+
+from asana_integration.config import Config, get_config
+from asana_integration.connections.service import ConnectionService
+from asana_integration.settings.service import OrganizationSettingsService
+from asana_integration.stores.credentials import CredentialStore
+from asana_integration.stores.organizations import OrganizationRegistry
+from asana_integration.stores.verifications import VerificationStore
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+
+class Services:
+    """The stores and services of one execution environment, each built on first use and then kept.
+
+    Without a ``config`` the environment's own is read on first use (so a test may still change it before then).
+    """
+
+    def __init__(self, config: Config | None = None) -> None:
+        if config is not None:
+            self.config = config
+
+    @cached_property
+    def config(self) -> Config:
+        return get_config()
+
+    @cached_property
+    def table(self) -> Table:
+        return boto3.resource("dynamodb").Table(self.config.table_name)
+
+    @cached_property
+    def credentials(self) -> CredentialStore:
+        return CredentialStore(self.config)
+
+    @cached_property
+    def verifications(self) -> VerificationStore:
+        return VerificationStore(self.table)
+
+    @cached_property
+    def organizations(self) -> OrganizationRegistry:
+        return OrganizationRegistry(self.table)
+
+    @cached_property
+    def connections(self) -> ConnectionService:
+        return ConnectionService(self.config, credentials=self.credentials, dynamodb_table=self.table)
+
+    @cached_property
+    def settings(self) -> OrganizationSettingsService:
+        return OrganizationSettingsService(
+            self.config, self.credentials, self.connections, self.verifications, self.organizations
+        )
+
+
+@dataclass
+class _Current:
+    services: Services | None = None
+
+
+_current = _Current()
+
+
+def get_services() -> Services:
+    """This execution environment's services: one instance for as long as its configuration stays the same."""
+    config = get_config()
+    if _current.services is None or _current.services.config is not config:
+        _current.services = Services(config)
+    return _current.services
+
+
+EnvironmentServices = Annotated[Services, Depends(get_services)]
+
+
+def get_connection_service(services: EnvironmentServices) -> ConnectionService:
+    return services.connections
+
+
+def get_settings_service(services: EnvironmentServices) -> OrganizationSettingsService:
+    return services.settings
