@@ -98,7 +98,12 @@ class LocalAws:
         )
 
     def create_resources(self, template: Mapping[str, Any] | None = None) -> LocalResources:
-        """Every table, key and queue the template declares, created in moto with the template's properties."""
+        """Every table, key and queue the template declares, created in moto with the template's properties.
+
+        Not created: the CloudWatch alarms (their metric, SQS's ApproximateNumberOfMessagesVisible, is published by
+        CloudWatch, which moto does not derive from its queues, and nothing local reads an alarm's state), and what
+        only exists on AWS around the code (roles, the HTTP API, the schedule, the layer), which the gateway plays.
+        A key's policy is not applied either: moto does not evaluate key policies or IAM."""
         template = template or load_template()
         session = self.session()
         references: dict[str, str] = {}

@@ -38,7 +38,12 @@ from local.gateway import (
     authorizer_config,
     schedules,
 )
-from local.gateway.environment import function_environments, merged_environment, process_environment
+from local.gateway.environment import (
+    function_environments,
+    lambda_log_level,
+    merged_environment,
+    process_environment,
+)
 from local.template import ROOT, load_template
 
 _log = logging.getLogger("local.stack")
@@ -129,7 +134,7 @@ class LocalStack:
             "AsanaApiBaseUrl": self._sandbox.api_base_url,
             "AsanaOAuthBaseUrl": self._sandbox.oauth_base_url,
             "JwtIssuer": signin_server.url,
-            "LogLevel": self.log_level,
+            "LogLevel": lambda_log_level(self.log_level),  # the template takes Lambda's spelling (WARN)
         }
         local_only = {
             "DEV_SIGNIN_URL": f"{signin_server.url}/",

@@ -1,11 +1,13 @@
 """``template.yaml`` as data: the HTTP routes, each function's environment, and the AWS resources to create locally.
 
 The local gateway, the local AWS set-up and the tests all read the template through this module, so routes, table keys
-and environment variables cannot drift from what ``sam deploy`` creates.
+and environment variables cannot drift from what ``sam deploy`` creates. :class:`Intrinsics` evaluates the template's
+``!Ref``/``!Sub``/``!If``... for one deployment (a stack name, a region, an account) the way CloudFormation does.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -67,6 +69,7 @@ class FunctionSpec:
     handler: str
     timeout: int
     environment: Mapping[str, Any] = field(default_factory=dict)  # values may still be intrinsics
+    logging: Mapping[str, Any] = field(default_factory=dict)  # LoggingConfig, Globals merged (values may be intrinsics)
 
 
 def functions(template: Mapping[str, Any] | None = None) -> list[FunctionSpec]:
@@ -88,6 +91,8 @@ def functions(template: Mapping[str, Any] | None = None) -> list[FunctionSpec]:
                 handler=props["Handler"],
                 timeout=int(props.get("Timeout", globals_.get("Timeout", 3))),
                 environment=environment,
+                # SAM merges a map property of Globals into the function's, the function's keys winning.
+                logging={**globals_.get("LoggingConfig", {}), **props.get("LoggingConfig", {})},
             )
         )
     return specs
@@ -125,20 +130,215 @@ def parameter_defaults(template: Mapping[str, Any] | None = None) -> dict[str, s
 
 
 def resolve_environment(
-    environment: Mapping[str, Any], references: Mapping[str, str], template: Mapping[str, Any] | None = None
+    environment: Mapping[str, Any],
+    references: Mapping[str, str],
+    template: Mapping[str, Any] | None = None,
+    *,
+    deployment: Deployment | None = None,
 ) -> dict[str, str]:
-    """Environment values with ``!Ref``/``!GetAtt`` resolved: ``references`` maps a logical id (or ``Id.Attr``) or a
-    parameter name to its local value; parameters not given there take their template defaults."""
-    values = {**parameter_defaults(template), **references}
-    resolved = {}
-    for name, value in environment.items():
-        if isinstance(value, dict) and "Ref" in value:
-            resolved[name] = values[value["Ref"]]
-        elif isinstance(value, dict) and "Fn::GetAtt" in value:
-            resolved[name] = values[".".join(value["Fn::GetAtt"])]
+    """Environment values with their intrinsics evaluated: ``references`` maps a logical id (or ``Id.Attr``) or a
+    parameter name to its local value; parameters not given there take their template defaults. A variable that
+    resolves to ``AWS::NoValue`` is left out, as CloudFormation leaves it out."""
+    intrinsics = local_intrinsics(references, template, deployment)
+    resolved = {name: intrinsics.resolve(value) for name, value in environment.items()}
+    return {name: _as_text(value) for name, value in resolved.items() if value is not NO_VALUE}
+
+
+def local_intrinsics(
+    references: Mapping[str, str], template: Mapping[str, Any] | None = None, deployment: Deployment | None = None
+) -> Intrinsics:
+    """An evaluator fed the local stack's way: one mapping in which a parameter's name gives its value and anything
+    else (``"IntegrationTable"``, ``"IntegrationKey.Arn"``) what a resource resolves to."""
+    template = template or load_template()
+    parameter_names = template.get("Parameters", {}).keys()
+    return Intrinsics(
+        template,
+        deployment,
+        parameters={name: value for name, value in references.items() if name in parameter_names},
+        resources={name: value for name, value in references.items() if name not in parameter_names},
+    )
+
+
+def _as_text(value: Any) -> str:
+    # A CommaDelimitedList parameter resolves to a list; as a string CloudFormation joins it with commas.
+    return ",".join(str(item) for item in value) if isinstance(value, list) else str(value)
+
+
+# ---------------------------------------------------------------------------------------------------- intrinsics
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """The pseudo parameters of one deployment of the template."""
+
+    stack_name: str
+    region: str = "us-east-1"
+    account_id: str = "123456789012"
+    partition: str = "aws"
+    url_suffix: str = "amazonaws.com"
+
+    def pseudo_parameters(self) -> dict[str, str]:
+        return {
+            "AWS::StackName": self.stack_name,
+            "AWS::Region": self.region,
+            "AWS::AccountId": self.account_id,
+            "AWS::Partition": self.partition,
+            "AWS::URLSuffix": self.url_suffix,
+        }
+
+
+class TemplateError(ValueError):
+    """The template cannot be evaluated as CloudFormation would: an unknown name, a parameter value CloudFormation
+    refuses, or an intrinsic this module does not evaluate."""
+
+
+class _NoValue:
+    def __repr__(self) -> str:
+        return "AWS::NoValue"
+
+
+NO_VALUE: Any = _NoValue()  # what ``!Ref AWS::NoValue`` resolves to: the property or list item is removed
+
+_SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+
+
+class Intrinsics:
+    """Evaluates the template's intrinsic functions and conditions for one deployment.
+
+    ``parameters`` overrides parameter defaults; each value is checked against the parameter's ``AllowedValues`` and
+    ``AllowedPattern`` as CloudFormation checks it. ``resources`` gives what a resource's ``!Ref`` (its logical id)
+    or ``!GetAtt`` (``"Id.Attribute"``) stands for; anything else is an error, never a guess.
+    """
+
+    def __init__(
+        self,
+        template: Mapping[str, Any],
+        deployment: Deployment | None = None,
+        *,
+        parameters: Mapping[str, Any] | None = None,
+        resources: Mapping[str, str] | None = None,
+    ) -> None:
+        self._template = template
+        self._deployment = deployment
+        self._parameters = _parameter_values(template, parameters or {})
+        self._resources = dict(resources or {})
+        self._conditions: dict[str, bool] = {}
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            items = [self.resolve(item) for item in value]
+            return [item for item in items if item is not NO_VALUE]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            ((name, argument),) = value.items()
+            if name == "Ref":
+                return self.ref(argument)
+            if name.startswith("Fn::") or name == "Condition":
+                return self._function(name, argument)
+        resolved = {key: self.resolve(item) for key, item in value.items()}
+        return {key: item for key, item in resolved.items() if item is not NO_VALUE}
+
+    def ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return NO_VALUE
+        if name.startswith("AWS::"):
+            if self._deployment is None:
+                raise TemplateError(f"!Ref {name} needs a deployment (stack name, region, account)")
+            pseudo = self._deployment.pseudo_parameters()
+            if name not in pseudo:
+                raise TemplateError(f"unsupported pseudo parameter {name}")
+            return pseudo[name]
+        if name in self._parameters:
+            return self._parameters[name]
+        return self._resource(name)
+
+    def condition(self, name: str) -> bool:
+        if name not in self._conditions:
+            definition = self._template.get("Conditions", {}).get(name)
+            if definition is None:
+                raise TemplateError(f"unknown condition {name!r}")
+            self._conditions[name] = bool(self.resolve(definition))
+        return self._conditions[name]
+
+    def _function(self, name: str, argument: Any) -> Any:  # noqa: PLR0911 - one branch per intrinsic
+        if name == "Condition":
+            return self.condition(argument)
+        if name == "Fn::If":
+            condition, if_true, if_false = argument
+            return self.resolve(if_true if self.condition(condition) else if_false)
+        if name == "Fn::Equals":
+            left, right = (self.resolve(item) for item in argument)
+            return left == right
+        if name == "Fn::Not":
+            return not self.resolve(argument[0])
+        if name == "Fn::And":
+            return all(self.resolve(item) for item in argument)
+        if name == "Fn::Or":
+            return any(self.resolve(item) for item in argument)
+        if name == "Fn::GetAtt":
+            logical_id, attribute = argument if isinstance(argument, list) else str(argument).split(".", 1)
+            return self._resource(f"{logical_id}.{attribute}")
+        if name == "Fn::Sub":
+            return self._sub(argument)
+        if name == "Fn::Join":
+            delimiter, items = argument
+            return str(delimiter).join(_as_text(item) for item in self.resolve(items))
+        if name == "Fn::Select":
+            index, items = argument
+            return self.resolve(items)[int(self.resolve(index))]
+        if name == "Fn::Split":
+            delimiter, text = argument
+            return str(self.resolve(text)).split(delimiter)
+        raise TemplateError(f"{name} is not evaluated here; teach local/template.py's Intrinsics")
+
+    def _sub(self, argument: Any) -> str:
+        text, variables = (argument, {}) if isinstance(argument, str) else argument
+        local = {key: self.resolve(value) for key, value in variables.items()}
+
+        def replace(match: re.Match[str]) -> str:
+            expression = match.group(1)
+            if expression.startswith("!"):  # ${!Literal} is the literal text ${Literal}
+                return "${" + expression[1:] + "}"
+            if expression in local:
+                return _as_text(local[expression])
+            if "." in expression and not expression.startswith("AWS::"):
+                return self._resource(expression)
+            return _as_text(self.ref(expression))
+
+        return _SUB_VARIABLE.sub(replace, text)
+
+    def _resource(self, reference: str) -> str:
+        if reference in self._resources:
+            return self._resources[reference]
+        logical_id = reference.split(".", 1)[0]
+        if logical_id not in self._template.get("Resources", {}):
+            raise TemplateError(f"{reference!r} is neither a parameter nor a resource of the template")
+        raise TemplateError(f"no value given for {reference!r} (a resource of the template)")
+
+
+def _parameter_values(template: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    declared = template.get("Parameters", {})
+    unknown = set(overrides) - set(declared)
+    if unknown:
+        raise TemplateError(f"the template declares no parameter {', '.join(sorted(unknown))}")
+    values: dict[str, Any] = {}
+    for name, parameter in declared.items():
+        value = overrides.get(name, parameter.get("Default"))
+        if value is None:
+            raise TemplateError(f"parameter {name} has no default and no value was given")
+        if parameter.get("Type") == "CommaDelimitedList":
+            value = value if isinstance(value, list) else [item.strip() for item in str(value).split(",")]
         else:
-            resolved[name] = str(value)
-    return resolved
+            value = str(value)
+            allowed = parameter.get("AllowedValues")
+            if allowed is not None and value not in [str(item) for item in allowed]:
+                raise TemplateError(f"parameter {name}: {value!r} is not one of {allowed}")
+            pattern = parameter.get("AllowedPattern")
+            if pattern is not None and re.fullmatch(pattern, value) is None:
+                raise TemplateError(f"parameter {name}: {value!r} does not match {pattern}")
+        values[name] = value
+    return values
 
 
 def table_definition(logical_id: str = "IntegrationTable", template: Mapping[str, Any] | None = None) -> dict[str, Any]:

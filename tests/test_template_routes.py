@@ -1,13 +1,15 @@
 """The routes ``template.yaml`` declares and the routes the handlers serve are the same set.
 
-Both directions matter: a declared route the handler does not serve is a 404 in production, and a served route the
-template does not declare is dead code that API Gateway never delivers.
+Both directions matter: a declared route the handler does not serve is a 404 in production, and a served route API
+Gateway never delivers to that function is dead code. "Delivers" is decided by the local gateway's route table, which
+matches as HTTP APIs do: ``/asana/settings/`` is served through the one ``GET /asana/settings`` route.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from local.gateway.routes import RouteTable
 from local.template import http_routes
 from tests.handlers.conftest import function_module, make_caller
 
@@ -15,22 +17,36 @@ HTTP_METHODS = ("get", "put", "post", "delete", "patch")
 FUNCTIONS = sorted({route.code_uri.strip("/").split("/")[-1] for route in http_routes()})
 
 
-def declared_routes(function_dir: str) -> set[tuple[str, str]]:
-    return {(r.method, r.path) for r in http_routes() if r.code_uri.strip("/").endswith(function_dir)}
-
-
-@pytest.mark.parametrize("function_dir", FUNCTIONS)
-def test_every_served_route_is_declared_in_the_template(function_dir):
+def served_routes(function_dir: str) -> set[tuple[str, str]]:
     schema = function_module(function_dir).app.get_openapi_schema()
-    served = {
+    return {
         (method.upper(), path)
         for path, item in (schema.paths or {}).items()
         for method in HTTP_METHODS
         if getattr(item, method, None) is not None
     }
 
+
+@pytest.mark.parametrize("function_dir", FUNCTIONS)
+def test_api_gateway_delivers_every_served_route_to_its_function(function_dir):
+    table = RouteTable.from_template()
+    served = served_routes(function_dir)
     assert served
-    assert served <= declared_routes(function_dir)
+
+    for method, path in sorted(served):
+        match = table.match(method, path.replace("{prefix}", "abc123"))
+        assert match is not None, f"{method} {path} is served but the template declares no route for it"
+        assert match.route.code_uri.strip("/").endswith(function_dir), f"{method} {path} goes to {match.route.function}"
+
+
+def test_the_settings_page_is_one_route_serving_both_redirect_uris():
+    declared = {
+        route.path for route in http_routes() if route.method == "GET" and route.path.startswith("/asana/settings")
+    }
+    served = {path for method, path in served_routes("oauth_callback") if method == "GET"}
+
+    assert declared == {"/asana/settings"}
+    assert {"/asana/settings", "/asana/settings/"} <= served
 
 
 @pytest.mark.parametrize("route", http_routes(), ids=lambda route: route.route_key)

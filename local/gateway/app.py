@@ -162,7 +162,8 @@ class Gateway:
 
     def fire_schedule(self, spec: ScheduleSpec) -> Invocation:
         """Deliver the schedule's event as an asynchronous invocation would: queued behind the function's reserved
-        concurrency, never throttled away."""
+        concurrency, never throttled away. One attempt: Lambda's retries of a failed run and its ``EventInvokeConfig``
+        ``OnFailure`` destination are not played here; the outcome is answered and logged instead."""
         invocation = self.host.invoke(spec.function, scheduled_event(spec), queue_when_throttled=True)
         _log.info(
             "schedule %s -> %s: %s in %.0f ms", spec.name, spec.function, invocation.outcome, invocation.duration_ms

@@ -23,8 +23,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from local.gateway.environment import LOCAL_DEPLOYMENT
 from local.gateway.runtime import ACCOUNT_ID, REGION, STACK_NAME
-from local.template import load_template
+from local.template import Intrinsics, load_template
 
 _log = logging.getLogger("local.schedules")
 
@@ -55,6 +56,7 @@ class ScheduleSpec:
 
 def schedules(template: Mapping[str, Any] | None = None) -> list[ScheduleSpec]:
     template = template or load_template()
+    intrinsics = Intrinsics(template, LOCAL_DEPLOYMENT)
     found = []
     for logical_id, resource in template["Resources"].items():
         if resource["Type"] != "AWS::Serverless::Function":
@@ -76,7 +78,7 @@ def schedules(template: Mapping[str, Any] | None = None) -> list[ScheduleSpec]:
                     event_name=event_name,
                     kind=kind,
                     expression=props["Schedule"] if kind == "Schedule" else props["ScheduleExpression"],
-                    name=str(props.get("Name", default_name)),
+                    name=str(intrinsics.resolve(props.get("Name", default_name))),
                     input=props.get("Input"),
                     enabled=state == "ENABLED",
                 )

@@ -138,7 +138,7 @@ def test_one_organization_never_sees_anothers_settings(local_stack: RunningStack
 def test_scheduled_trigger_reaches_the_sync_function(local_stack: RunningStack) -> None:
     response = requests.post(f"{local_stack.urls.gateway}/_local/schedules/SyncFunction", timeout=320)
     body = response.json()
-    assert (body["function"], body["schedule"]) == ("SyncFunction", "SyncFunctionHourly")
+    assert (body["function"], body["schedule"]) == ("SyncFunction", "securedb-asana-local-sync-hourly")
     assert response.status_code == 200, body  # the sync function ran to completion on the scheduler's event
     assert body["outcome"] == "ok"
 

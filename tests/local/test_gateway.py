@@ -30,10 +30,17 @@ def _returning(mini: MiniGateway, lambda_response: Any) -> Any:
 
 # ------------------------------------------------------------------------------------------------ routing and auth
 def test_unknown_route_is_api_gateways_404(mini: MiniGateway) -> None:
-    for method, path in [("GET", "/nowhere"), ("DELETE", "/public"), ("GET", "/public/")]:
+    for method, path in [("GET", "/nowhere"), ("DELETE", "/public"), ("GET", "/public//"), ("GET", "/items/")]:
         response = mini.client.open(path, method=method)
         assert response.status_code == 404
         assert response.get_json() == {"message": "Not Found"}
+
+
+def test_trailing_slash_reaches_the_route_without_it_with_the_path_as_sent(mini: MiniGateway) -> None:
+    event = _event(mini.client.get("/public/?a=1"))
+    assert event["routeKey"] == event["requestContext"]["routeKey"] == "GET /public"
+    assert event["rawPath"] == event["requestContext"]["http"]["path"] == "/public/"
+    assert event["rawQueryString"] == "a=1"
 
 
 def test_public_route_needs_no_token(mini: MiniGateway) -> None:

@@ -1,4 +1,4 @@
-"""Route selection from the real template.yaml, with API Gateway's matching rules."""
+"""Route selection from the real template.yaml, with API Gateway's matching rules (trailing slashes included)."""
 
 from __future__ import annotations
 
@@ -42,14 +42,33 @@ def test_path_variable_matches_one_segment(table: RouteTable) -> None:
     assert match.route.path == "/asana/webhook/{prefix}"
     assert match.path_parameters == {"prefix": "tenant-7"}
     assert table.match("POST", "/asana/webhook/a/b") is None
-    assert table.match("POST", "/asana/webhook/") is None  # an empty segment is not a value
+    assert table.match("POST", "/asana/webhook//") is None  # an empty segment is not a value
+
+
+def test_a_trailing_slash_is_matched_as_the_path_without_it(table: RouteTable) -> None:
+    for method, path, declared in [
+        ("GET", "/asana/settings/", "/asana/settings"),
+        ("GET", "/asana/api/settings/", "/asana/api/settings"),
+        ("POST", "/asana/webhook/", "/asana/webhook"),  # not {prefix} with an empty value
+        ("POST", "/asana/webhook/tenant-7/", "/asana/webhook/{prefix}"),
+    ]:
+        match = table.match(method, path)
+        assert match is not None, path
+        assert match.route.path == declared
+    assert table.match("POST", "/asana/webhook/tenant-7/").path_parameters == {"prefix": "tenant-7"}  # type: ignore[union-attr]
+
+
+def test_the_settings_page_is_declared_once() -> None:
+    assert [r.path for r in http_routes() if r.method == "GET" and r.path.startswith("/asana/settings")] == [
+        "/asana/settings"
+    ]
 
 
 @pytest.mark.parametrize(
     ("method", "path"),
     [
-        ("GET", "/asana/api/settings/"),  # trailing slash not declared for this route
         ("GET", "/asana/webhook"),  # declared for POST only: API Gateway answers 404, not 405
+        ("GET", "/asana/settings//"),  # one trailing slash is dropped, not two
         ("HEAD", "/asana/settings"),
         ("GET", "/asana/API/settings"),  # paths are case-sensitive
         ("GET", "/"),
@@ -79,3 +98,9 @@ def test_most_specific_route_wins() -> None:
 def test_duplicate_route_keys_are_refused() -> None:
     with pytest.raises(ValueError, match="declared twice"):
         RouteTable([_route("GET", "/a"), _route("GET", "/a")])
+
+
+def test_a_route_ending_in_a_slash_is_refused_as_aws_creates_none() -> None:
+    with pytest.raises(ValueError, match="ends with '/'"):
+        RouteTable([_route("GET", "/a/")])
+    assert RouteTable([_route("GET", "/")]).match("GET", "/") is not None  # the root route is "/" itself

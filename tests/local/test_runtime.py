@@ -10,11 +10,12 @@ import pytest
 from local.gateway.environment import (
     EnvironmentConflict,
     function_environments,
+    lambda_log_level,
     merged_environment,
     process_environment,
 )
-from local.gateway.runtime import FunctionHost
-from local.template import functions
+from local.gateway.runtime import STACK_NAME, FunctionHost
+from local.template import TemplateError, functions
 from tests.local.conftest import mini_template
 
 LOCAL_REFERENCES = {
@@ -36,8 +37,28 @@ def test_every_function_gets_the_templates_variables_resolved_locally() -> None:
         assert variables["PUBLIC_BASE_URL"] == "http://127.0.0.1:3000"
         assert variables["ASANA_API_BASE_URL"] == "http://127.0.0.1:3010/api/1.0"
         assert variables["CLAIM_ROLES"] == "roles"  # parameters not overridden keep their defaults
+        assert variables["SECRET_NAME_PREFIX"] == STACK_NAME  # no SecretNamePrefix: the stack's name
+        assert variables["ASANA_PROXY_SECRET_ARN"] == ""  # no proxy secret configured
+        assert "ASANA_PROXY" not in variables  # the proxy URL never travels as a plain variable
+        # What Lambda sets from LoggingConfig (JSON format, ApplicationLogLevel = LogLevel's default).
+        assert (variables["AWS_LAMBDA_LOG_FORMAT"], variables["AWS_LAMBDA_LOG_LEVEL"]) == ("JSON", "INFO")
     merged = merged_environment(environments)
     assert merged["ALLOWED_TENANT_HOSTS"] == "127.0.0.1:3000,localhost:3000"
+
+
+def test_parameters_given_locally_reach_the_functions_as_cloudformation_passes_them() -> None:
+    environments = function_environments({**LOCAL_REFERENCES, "SecretNamePrefix": "acme/asana", "LogLevel": "WARN"})
+    for variables in environments.values():
+        assert variables["SECRET_NAME_PREFIX"] == "acme/asana"
+        assert variables["POWERTOOLS_LOG_LEVEL"] == variables["AWS_LAMBDA_LOG_LEVEL"] == "WARN"
+
+
+def test_a_parameter_value_cloudformation_refuses_is_refused() -> None:
+    with pytest.raises(TemplateError, match="LogLevel"):
+        function_environments({**LOCAL_REFERENCES, "LogLevel": "WARNING"})  # Python's spelling, not Lambda's
+    with pytest.raises(TemplateError, match="SecretNamePrefix"):
+        function_environments({**LOCAL_REFERENCES, "SecretNamePrefix": "org|1"})
+    assert [lambda_log_level(level) for level in ("warning", "INFO", "critical")] == ["WARN", "INFO", "FATAL"]
 
 
 def test_functions_disagreeing_on_a_variable_are_refused() -> None:
@@ -61,7 +82,8 @@ def test_template_properties_reach_the_runtime() -> None:
     host = FunctionHost()
     assert host.functions["WebhookFunction"].spec.timeout == 10
     assert host.functions["SyncFunction"].spec.timeout == 300
-    assert host.functions["SyncFunction"].reserved_concurrency == 1
+    # No function reserves concurrency: it fails to deploy where the account quota is 10 (the upkeep uses a lease).
+    assert {fid: fn.reserved_concurrency for fid, fn in host.functions.items() if fn.reserved_concurrency} == {}
     assert host.functions["SettingsFunction"].memory_mb == 512
 
 

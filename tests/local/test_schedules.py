@@ -25,7 +25,10 @@ def test_schedule_v2_default_payload() -> None:
     assert event["detail-type"] == "Scheduled Event"
     assert event["detail"] == "{}"  # Scheduler's default notification carries detail as a string
     assert event["time"] == "2023-11-14T22:13:20Z"
-    assert event["resources"] == ["arn:aws:scheduler:us-east-1:123456789012:schedule/default/SyncFunctionHourly"]
+    # The template names the schedule after the stack (!Sub ${AWS::StackName}-sync-hourly), here the local stack.
+    assert event["resources"] == [
+        "arn:aws:scheduler:us-east-1:123456789012:schedule/default/securedb-asana-local-sync-hourly"
+    ]
     assert {"version", "id", "account", "region"} <= event.keys()
 
 
