@@ -14,6 +14,7 @@ from moto import mock_aws
 
 from tests import log_audit
 from tests.aws import AwsResources, create_resources
+from tests.iam import plugin as iam_audit
 
 if TYPE_CHECKING:
     from local.stack import LocalStack, StackUrls
@@ -33,6 +34,7 @@ def pytest_configure(config: pytest.Config) -> None:
     logging.getLogger().setLevel(logging.INFO)
     logging.getLogger("urllib3").setLevel(logging.DEBUG)  # it logs request URLs, where token leaks usually hide
     log_audit.install()
+    iam_audit.install(config)  # records each function's AWS calls for tests/zz_audit/test_iam_*.py
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
