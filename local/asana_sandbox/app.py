@@ -11,7 +11,11 @@ import time
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from local.asana_sandbox.api import API_PREFIX, register_api_routes
+from local.asana_sandbox.api import API_PREFIX, Api, register_read_routes
+from local.asana_sandbox.api_events import register_event_routes
+from local.asana_sandbox.api_memberships import register_membership_routes
+from local.asana_sandbox.api_projects import register_project_routes
+from local.asana_sandbox.api_tasks import register_task_routes
 from local.asana_sandbox.control import CONTROL_PREFIX, register_control_routes
 from local.asana_sandbox.errors import RATE_LIMITED, SERVER_ERROR, AsanaError, error_body
 from local.asana_sandbox.oauth import OAUTH_PREFIX, register_oauth_routes
@@ -75,7 +79,15 @@ def create_app(state: SandboxState) -> Flask:
         message = "No matching route for request" if status in (404, 405) else (exc.description or "Error")
         return _asana_error(status, message)
 
-    register_api_routes(app, state)
+    api = Api(state)
+    for register in (
+        register_read_routes,
+        register_project_routes,
+        register_task_routes,
+        register_membership_routes,
+        register_event_routes,
+    ):
+        register(app, api)
     register_oauth_routes(app, state)
     register_control_routes(app, state)
     return app

@@ -1,6 +1,7 @@
 """The control API under /_sandbox: the same switches as the Python API, as JSON POSTs for e2e tests and manual runs.
 
-Every endpoint takes and returns JSON. Nothing here exists in real Asana; the gateway never forwards /_sandbox.
+Every endpoint takes and returns JSON. Nothing here exists in real Asana; the gateway never forwards /_sandbox. The
+data controls (dataset, users, teams, trash, event inspection) are in control_data.py.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
+from local.asana_sandbox.control_data import data_handlers, register_event_inspector
 from local.asana_sandbox.faults import CONTROL_PREFIX
 from local.asana_sandbox.pagination import DEFAULT_OFFSET_TTL_SECONDS
 from local.asana_sandbox.ratelimit import DEFAULT_REQUESTS_PER_MINUTE
@@ -35,6 +37,7 @@ def reset(state: SandboxState) -> None:
     state.offsets.ttl_seconds = DEFAULT_OFFSET_TTL_SECONDS
     state.recorder.clear()
     state.store.reset_switches()
+    state.events.reset_settings()
     state.clock.reset()
 
 
@@ -91,11 +94,17 @@ def register_control_routes(app: Flask, state: SandboxState) -> None:
             store.access_token_ttl_seconds = float(body["access_token_ttl_seconds"])
         if "rotate_refresh_tokens" in body:
             store.rotate_refresh_tokens = bool(body["rotate_refresh_tokens"])
+        if "sync_token_ttl_seconds" in body:
+            state.events.token_ttl_seconds = float(body["sync_token_ttl_seconds"])
+        if "event_retention_seconds" in body:
+            state.events.retention_seconds = float(body["event_retention_seconds"])
         return {
             "requests_per_minute": state.limiter.per_minute,
             "offset_ttl_seconds": state.offsets.ttl_seconds,
             "access_token_ttl_seconds": store.access_token_ttl_seconds,
             "rotate_refresh_tokens": store.rotate_refresh_tokens,
+            "sync_token_ttl_seconds": state.events.token_ttl_seconds,
+            "event_retention_seconds": state.events.retention_seconds,
         }
 
     def fail_refresh(body: dict[str, Any]) -> dict[str, Any]:
@@ -164,8 +173,10 @@ def register_control_routes(app: Flask, state: SandboxState) -> None:
         "pats": pats,
         "pats/revoke": revoke_pat,
         "reset": reset_all,
+        **data_handlers(state),
     }.items():
         route(name, handler)
+    register_event_inspector(app, state)
 
     @app.get(f"{CONTROL_PREFIX}/requests")
     def requests_summary() -> Response:

@@ -1,12 +1,16 @@
 """Plain records the sandbox keeps in memory: Asana resources, OAuth apps and issued credentials.
 
 Resources hold references to other resources by gid; `store.SandboxStore` resolves them when a response is built,
-so one resource can be rendered compact, full or through `opt_fields` without duplicating data.
+so one resource can be rendered compact, full or through `opt_fields` without duplicating data. Times are POSIX
+seconds (the sandbox clock's unit) and are rendered as Asana's ISO 8601 strings only in responses.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+# 2025-01-01T00:00:00Z: when the demo data "was created", so demo timestamps never depend on the day tests run.
+DEMO_EPOCH = 1735689600.0
 
 
 @dataclass
@@ -21,8 +25,14 @@ class Workspace:
 class User:
     gid: str
     name: str
-    email: str
+    # None: Asana does not show this user's email (see render.py for how that is answered).
+    email: str | None
+    # The workspaces the user is an active member of.
     workspace_gids: list[str] = field(default_factory=list)
+    # Workspaces whose admins the user is; the consent page pre-selects the first admin.
+    admin_workspace_gids: list[str] = field(default_factory=list)
+    # Workspaces the user was deactivated in: no longer a member, still resolvable by gid (e.g. as an assignee).
+    deactivated_workspace_gids: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -33,7 +43,15 @@ class Team:
     description: str = ""
     # Asana hides "secret" teams from non-members in GET /workspaces/{gid}/teams.
     visibility: str = "public"
-    member_gids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TeamMembership:
+    gid: str
+    team_gid: str
+    user_gid: str
+    is_admin: bool = False
+    is_guest: bool = False
 
 
 @dataclass
@@ -46,9 +64,43 @@ class Project:
     archived: bool = False
     color: str | None = None
     notes: str = ""
-    created_at: str = "2025-01-01T00:00:00.000Z"
-    modified_at: str = "2025-01-01T00:00:00.000Z"
+    created_at: float = DEMO_EPOCH
+    modified_at: float = DEMO_EPOCH
     privacy_setting: str = "public_to_workspace"
+    default_view: str = "list"
+    # Ordered: a project's tasks are listed section by section, in this order.
+    section_gids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Section:
+    gid: str
+    name: str
+    project_gid: str
+    created_at: float = DEMO_EPOCH
+    # Ordered: the section's tasks, top to bottom.
+    task_gids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TaskMembership:
+    project_gid: str
+    section_gid: str
+
+
+@dataclass
+class Task:
+    gid: str
+    name: str
+    workspace_gid: str
+    created_at: float = DEMO_EPOCH
+    modified_at: float = DEMO_EPOCH
+    completed: bool = False
+    completed_at: float | None = None
+    assignee_gid: str | None = None
+    due_on: str | None = None  # a calendar date, YYYY-MM-DD
+    notes: str = ""
+    memberships: list[TaskMembership] = field(default_factory=list)
 
 
 @dataclass

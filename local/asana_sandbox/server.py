@@ -9,8 +9,12 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from local.asana_sandbox import large_org
 from local.asana_sandbox.app import create_app
+from local.asana_sandbox.changes import Changes
 from local.asana_sandbox.control import reset, revoke_refresh_tokens
+from local.asana_sandbox.demo import DemoData
+from local.asana_sandbox.large_org import OrgSize
 from local.asana_sandbox.models import OAuthApp
 from local.asana_sandbox.recorder import RecordedRequest, Revocation
 from local.asana_sandbox.state import SandboxState
@@ -33,14 +37,18 @@ class AsanaSandbox:
     >>> sandbox.api_base_url                              # doctest: +SKIP
     'http://127.0.0.1:54321/api/1.0'
 
-    All state lives in the instance, so tests may run several side by side.
+    All state lives in the instance, so tests may run several side by side. `dataset` is the Asana data to serve:
+    the small demo organization by default, or a generated one (`large_org.LARGE`, any `OrgSize`, or data built with
+    `large_org.build_large_org(...)`). `changes` makes changes as a user or admin would in Asana's web app (see
+    changes.py); they record events like writes through the API do.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, dataset: DemoData | OrgSize | None = None) -> None:
         self.host = host
         self.port = port
-        self.state = SandboxState()
+        self.state = SandboxState(_built(dataset) if dataset is not None else None)
         self.app = create_app(self.state)
+        self.changes: Changes = self.state.changes
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -166,6 +174,23 @@ class AsanaSandbox:
         """Clear faults, switches, counters and the clock skew; keeps apps, PATs and issued tokens."""
         reset(self.state)
 
+    # --- Data -----------------------------------------------------------------------------------------------------
+    def load_dataset(self, dataset: DemoData | OrgSize) -> None:
+        """Replace every resource and clear the events; apps, PATs and issued tokens stay."""
+        self.state.load(_built(dataset))
+
+    def set_sync_token_ttl(self, seconds: float) -> None:
+        """Lifetime of Events API sync tokens issued from now on (Asana: 24 h)."""
+        self.state.events.token_ttl_seconds = seconds
+
+    def set_event_retention(self, seconds: float) -> None:
+        """How long events stay readable (Asana: 24 h); a token older than the oldest kept event answers 412."""
+        self.state.events.retention_seconds = seconds
+
+    def events(self, resource_gid: str) -> list[dict[str, Any]]:
+        """Every kept event of one resource's stream, rendered as GET /events renders them."""
+        return [event.render() for event in self.state.events.events_for(resource_gid)]
+
     # --- Observation ----------------------------------------------------------------------------------------------
     def requests(self) -> list[RecordedRequest]:
         return self.state.recorder.requests()
@@ -181,3 +206,7 @@ class AsanaSandbox:
 
     def request_summary(self) -> dict[str, Any]:
         return self.state.recorder.summary()
+
+
+def _built(dataset: DemoData | OrgSize) -> DemoData:
+    return large_org.build(dataset) if isinstance(dataset, OrgSize) else dataset

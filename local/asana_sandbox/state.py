@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from local.asana_sandbox import demo
+from local.asana_sandbox.changes import Changes
 from local.asana_sandbox.clock import SandboxClock
+from local.asana_sandbox.events import EventLog
 from local.asana_sandbox.faults import FaultSwitches
 from local.asana_sandbox.pagination import OffsetCodec
 from local.asana_sandbox.ratelimit import RateLimiter
@@ -14,14 +17,31 @@ from local.asana_sandbox.store import SandboxStore
 
 @dataclass
 class SandboxState:
+    # The Asana data to start with; None: the small demo organization (demo.build_demo_data()).
+    dataset: demo.DemoData | None = None
     clock: SandboxClock = field(default_factory=SandboxClock)
     faults: FaultSwitches = field(default_factory=FaultSwitches)
     recorder: RequestRecorder = field(default_factory=RequestRecorder)
     store: SandboxStore = field(init=False)
     offsets: OffsetCodec = field(init=False)
     limiter: RateLimiter = field(init=False)
+    events: EventLog = field(init=False)
+    changes: Changes = field(init=False)
 
     def __post_init__(self) -> None:
-        self.store = SandboxStore(self.clock)
+        self.store = SandboxStore(self.clock, self.dataset)
+        self.dataset = None  # the store owns (and mutates) it from here on
         self.offsets = OffsetCodec(self.clock.now)
         self.limiter = RateLimiter(self.clock.now)
+        self.events = EventLog(self.clock.now)
+        self.changes = Changes(self.store, self.events, self.clock.now)
+
+    def load(self, data: demo.DemoData) -> None:
+        """Swap in another dataset: every resource and event is replaced; apps, PATs and issued tokens stay."""
+        with self.store.lock:
+            self.store.load(data)
+            for app in data.apps:
+                self.store.apps.setdefault(app.client_id, app)
+            for token, user_gid in data.pats.items():
+                self.store.pats.setdefault(token, user_gid)
+            self.events.clear()

@@ -1,7 +1,8 @@
 """All sandbox state for one instance: resources, OAuth apps, codes and tokens, PATs and OAuth switches.
 
 One lock guards everything: the server is threaded (webhook handshakes will need concurrent requests), and the
-operations are tiny, so coarse locking is simpler and safe.
+operations are tiny, so coarse locking is simpler and safe. Listings copy what they read under the lock, so a write
+landing mid-request never changes a dict being iterated.
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ from local.asana_sandbox.models import (
     Principal,
     Project,
     RefreshToken,
+    Section,
+    Task,
     Team,
+    TeamMembership,
     User,
     Workspace,
 )
@@ -28,23 +32,56 @@ from local.asana_sandbox.models import (
 DEFAULT_ACCESS_TOKEN_TTL_SECONDS = 3600
 # Asana does not document the code lifetime; ten minutes is the usual OAuth choice (RFC 6749 §4.1.2).
 AUTHORIZATION_CODE_TTL_SECONDS = 600
+# Resources created while the sandbox runs get gids from here up (demo and generated gids all start with 12xx).
+NEW_GID_BASE = 1300000000000000
 
 
 class SandboxStore:
-    def __init__(self, clock: SandboxClock) -> None:
+    def __init__(self, clock: SandboxClock, data: demo.DemoData | None = None) -> None:
         self.clock = clock
         self.lock = threading.RLock()
-        data = demo.build_demo_data()
-        self.workspaces: dict[str, Workspace] = {w.gid: w for w in data.workspaces}
-        self.users: dict[str, User] = {u.gid: u for u in data.users}
-        self.teams: dict[str, Team] = {t.gid: t for t in data.teams}
-        self.projects: dict[str, Project] = {p.gid: p for p in data.projects}
+        data = data or demo.build_demo_data()
         self.apps: dict[str, OAuthApp] = {a.client_id: a for a in data.apps}
         self.pats: dict[str, str] = dict(data.pats)
         self.codes: dict[str, AuthorizationCode] = {}
         self.refresh_tokens: dict[str, RefreshToken] = {}
         self.access_tokens: dict[str, AccessToken] = {}
+        self.load(data)
         self.reset_switches()
+
+    def load(self, data: demo.DemoData) -> None:
+        """Replace every Asana resource with `data`'s; apps, PATs and issued tokens stay (their users must too)."""
+        with self.lock:
+            self.workspaces: dict[str, Workspace] = {w.gid: w for w in data.workspaces}
+            self.users: dict[str, User] = {u.gid: u for u in data.users}
+            self.teams: dict[str, Team] = {t.gid: t for t in data.teams}
+            self.team_memberships: dict[str, TeamMembership] = {}
+            self.memberships_by_team: dict[str, dict[str, TeamMembership]] = {gid: {} for gid in self.teams}
+            for membership in data.team_memberships:
+                self.add_team_membership(membership)
+            self.projects: dict[str, Project] = {p.gid: p for p in data.projects}
+            self.sections: dict[str, Section] = {s.gid: s for s in data.sections}
+            self.tasks: dict[str, Task] = {t.gid: t for t in data.tasks}
+            # Deleted tasks and projects, restorable as from Asana's trash (see changes.py).
+            self.trashed_tasks: dict[str, Task] = {}
+            self.trashed_projects: dict[str, Project] = {}
+            # Gids for resources created at run time: above every generated one, so they never collide.
+            self._next_gid = NEW_GID_BASE
+
+    def new_gid(self) -> str:
+        with self.lock:
+            self._next_gid += 1
+            return str(self._next_gid)
+
+    def add_team_membership(self, membership: TeamMembership) -> None:
+        with self.lock:
+            self.team_memberships[membership.gid] = membership
+            self.memberships_by_team.setdefault(membership.team_gid, {})[membership.user_gid] = membership
+
+    def remove_team_membership(self, membership: TeamMembership) -> None:
+        with self.lock:
+            self.team_memberships.pop(membership.gid, None)
+            self.memberships_by_team.get(membership.team_gid, {}).pop(membership.user_gid, None)
 
     def reset_switches(self) -> None:
         with self.lock:
@@ -71,15 +108,31 @@ class SandboxStore:
     def team(self, gid: str) -> Team | None:
         return self.teams.get(gid)
 
+    def project(self, gid: str) -> Project | None:
+        return self.projects.get(gid)
+
+    def section(self, gid: str) -> Section | None:
+        return self.sections.get(gid)
+
+    def is_team_member(self, team_gid: str, user_gid: str) -> bool:
+        return user_gid in self.memberships_by_team.get(team_gid, {})
+
     def team_members(self, team_gid: str) -> list[User]:
-        team = self.teams.get(team_gid)
-        return [self.users[gid] for gid in team.member_gids if gid in self.users] if team else []
+        with self.lock:
+            members = list(self.memberships_by_team.get(team_gid, {}))
+        return [self.users[gid] for gid in members if gid in self.users]
+
+    def project_tasks(self, project: Project) -> list[Task]:
+        """A project's tasks in Asana's order: section by section, top to bottom."""
+        with self.lock:
+            return [self.tasks[gid] for s in project.section_gids for gid in self.sections[s].task_gids]
 
     def find_user(self, ref: str) -> User | None:
         """Asana's user path parameter: a gid or an email ("me" is resolved by the caller)."""
         if ref in self.users:
             return self.users[ref]
-        return next((u for u in self.users.values() if u.email.lower() == ref.lower()), None)
+        wanted = ref.lower()
+        return next((u for u in self.users.values() if u.email is not None and u.email.lower() == wanted), None)
 
     # --- PATs -----------------------------------------------------------------------------------------------------
     def issue_pat(self, user_gid: str) -> str:

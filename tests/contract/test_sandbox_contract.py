@@ -8,8 +8,12 @@ This test therefore tightens them, deriving the tightening from the spec itself:
   `ProjectCompact`: gid, resource_type, name) - nothing missing, nothing extra;
 - a record fetched with `opt_fields` must hold `gid` plus every requested field, and is also validated against the
   resource's full `*Response` schema, so a wrong type in an optional field (e.g. `archived: "no"`) fails;
-- `next_page`, when present and not null, must carry offset, path and uri.
+- `next_page`, when present and not null, must carry offset, path and uri;
+- a write's request body must itself be valid against the operation's request schema, so the sandbox is proven to
+  accept what Asana documents; the fields the sandbox treats as writable must be exactly the spec's.
 
+Properties a compact schema marks "[Opt In]" (e.g. TaskCompact.created_by) are not part of the compact record, and a
+related object the spec declares as `allOf: [Compact, {nullable: true}]` may be null (see `_nullable_all_of`).
 `test_validator_catches_broken_responses` proves the checks bite on dropped fields and wrong types.
 """
 
@@ -29,6 +33,13 @@ import yaml
 from openapi_schema_validator import OAS30Validator
 
 from local.asana_sandbox import AsanaSandbox, demo
+from local.asana_sandbox.api_projects import PROJECT_CREATE_WRITABLE, PROJECT_UPDATE_WRITABLE
+from local.asana_sandbox.api_tasks import (
+    TASK_ADD_PROJECT_WRITABLE,
+    TASK_CREATE_WRITABLE,
+    TASK_REMOVE_PROJECT_WRITABLE,
+    TASK_UPDATE_WRITABLE,
+)
 
 # Asana's official spec lives in the project's shared/ folder, beside the repository (see shared/asana/SOURCE.md),
 # not in the repository; ASANA_OAS_PATH points elsewhere. Without it the test is skipped with SPEC_MISSING's reason.
@@ -78,13 +89,13 @@ def resolve(spec: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
     return node
 
 
-def operation(spec: dict[str, Any], template: str) -> dict[str, Any]:
-    op: dict[str, Any] = spec["paths"][template]["get"]
+def operation(spec: dict[str, Any], template: str, method: str = "get") -> dict[str, Any]:
+    op: dict[str, Any] = spec["paths"][template][method]
     return op
 
 
-def response_schema(spec: dict[str, Any], template: str, status: int) -> dict[str, Any]:
-    responses = operation(spec, template)["responses"]
+def response_schema(spec: dict[str, Any], template: str, status: int, method: str = "get") -> dict[str, Any]:
+    responses = operation(spec, template, method)["responses"]
     # PyYAML reads the status keys as ints.
     response = resolve(spec, responses.get(status) or responses[str(status)])
     schema: dict[str, Any] = response["content"]["application/json"]["schema"]
@@ -101,9 +112,53 @@ def flat_properties(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, A
     return props
 
 
+def opt_in(prop: dict[str, Any]) -> bool:
+    """The spec marks properties a compact record leaves out unless asked for with "[Opt In]"."""
+    return str(prop.get("description", "")).startswith("[Opt In]")
+
+
+def writable(spec: dict[str, Any], prop: dict[str, Any]) -> bool:
+    """Not readOnly, also where the flag sits inside an allOf (e.g. TaskCreateRequest.assigned_by)."""
+    parts = [prop, resolve(spec, prop), *prop.get("allOf", [])]
+    return not any(part.get("readOnly") for part in parts)
+
+
+def request_schema(spec: dict[str, Any], template: str, method: str) -> dict[str, Any]:
+    body = resolve(spec, operation(spec, template, method)["requestBody"])
+    schema: dict[str, Any] = body["content"]["application/json"]["schema"]
+    return schema
+
+
+def _nullable_all_of(node: Any) -> Any:
+    """`allOf: [UserCompact, {nullable: true}]` -> "that, or null".
+
+    The spec writes a nullable related object (a task's assignee or parent) as an allOf whose second part says
+    `nullable: true`; a strict OpenAPI 3.0 validator applies every part on its own and so rejects the null Asana
+    really sends. This reads those properties as the spec means them, and changes nothing else.
+    """
+    if isinstance(node, list):
+        return [_nullable_all_of(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _nullable_all_of(value) for key, value in node.items()}
+    parts = node.get("allOf")
+    if isinstance(parts, list) and any(isinstance(part, dict) and part.get("nullable") for part in parts):
+        return {"anyOf": [node, {"enum": [None]}]}
+    return node
+
+
+_COMPONENTS: dict[int, dict[str, Any]] = {}
+
+
+def components(spec: dict[str, Any]) -> dict[str, Any]:
+    if id(spec) not in _COMPONENTS:
+        _COMPONENTS[id(spec)] = _nullable_all_of(spec["components"])
+    return _COMPONENTS[id(spec)]
+
+
 def validate(spec: dict[str, Any], schema: dict[str, Any], instance: Any) -> None:
     # Embedding the spec's components makes every "#/components/..." $ref resolve against the official spec.
-    validator = OAS30Validator({**schema, "components": spec["components"]})
+    validator = OAS30Validator({**_nullable_all_of(schema), "components": components(spec)})
     problems = [
         f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in validator.iter_errors(instance)
     ]
@@ -119,19 +174,77 @@ class Case:
     path: str
     params: dict[str, str] = field(default_factory=dict)
     status: int = 200
-    # For single-record GETs without opt_fields: the fields Asana's full record carries.
+    # For single-record GETs (and writes) without opt_fields: the fields Asana's full record carries.
     full_fields: tuple[str, ...] = ()
     token: str = "admin"
+    method: str = "get"
+    # A write's JSON body, {"data": {...}}; validated against the operation's request schema first.
+    body: dict[str, Any] | None = None
 
     @property
     def id(self) -> str:
         extra = ",".join(f"{k}={v[:20]}" for k, v in self.params.items())
-        return f"{self.status} {self.template} {extra}".strip()
+        if self.body is not None:
+            extra += " " + ",".join(sorted(self.body.get("data", {})))
+        return f"{self.status} {self.method.upper()} {self.template} {extra}".strip()
+
+    @property
+    def success(self) -> int:
+        return 201 if self.method == "post" and self.status in (200, 201) and self.template in CREATED else 200
 
 
 ORG, PLAIN, TEAM = demo.ORG_WORKSPACE_GID, demo.PLAIN_WORKSPACE_GID, demo.TEAM_SECURITY_GID
 USER_FULL = ("gid", "resource_type", "name", "email", "photo", "workspaces")
 WORKSPACE_FULL = ("gid", "resource_type", "name", "email_domains", "is_organization")
+TASK_FULL = (
+    "gid",
+    "resource_type",
+    "name",
+    "resource_subtype",
+    "assignee",
+    "completed",
+    "completed_at",
+    "created_at",
+    "due_at",
+    "due_on",
+    "memberships",
+    "modified_at",
+    "notes",
+    "parent",
+    "permalink_url",
+    "projects",
+    "start_on",
+    "workspace",
+)
+PROJECT_FULL = (
+    "gid",
+    "resource_type",
+    "name",
+    "archived",
+    "color",
+    "completed",
+    "completed_at",
+    "created_at",
+    "default_view",
+    "members",
+    "modified_at",
+    "notes",
+    "owner",
+    "permalink_url",
+    "privacy_setting",
+    "public",
+    "team",
+    "workspace",
+)
+MEMBERSHIP_FULL = ("gid", "resource_type", "user", "team", "is_guest", "is_limited_access", "is_admin")
+# Operations answering 201 Created on success.
+CREATED = {"/tasks", "/projects"}
+TASK_PROJECT = demo.DEMO_TASK_PROJECT_GID
+TASK = [demo.numbered_gid(demo.TASK_PREFIX, n) for n in range(1, demo.DEMO_TASK_COUNT + 1)]
+TEAM_MEMBERSHIP = demo.numbered_gid(demo.TEAM_MEMBERSHIP_PREFIX, 1)
+# Writes get targets of their own, so the module's one sandbox answers every case the same in any order.
+SPARE_PROJECT = demo.numbered_gid(demo.PROJECT_PREFIX, 229)
+DELETED_PROJECT = demo.numbered_gid(demo.PROJECT_PREFIX, 228)
 
 CASES = [
     Case("/users/{user_gid}", "/users/me", full_fields=USER_FULL),
@@ -184,6 +297,130 @@ CASES = [
     Case("/projects", "/projects", {"workspace": ORG, "offset": "forged"}, status=400),
     Case("/workspaces/{workspace_gid}/projects", f"/workspaces/{ORG}/projects", status=403, token="outsider"),
     Case("/teams/{team_gid}/projects", "/teams/1203999999999999/projects", status=404),
+    # Tasks, sections, one project, team memberships.
+    Case("/tasks/{task_gid}", f"/tasks/{TASK[0]}", full_fields=TASK_FULL),
+    Case(
+        "/tasks/{task_gid}",
+        f"/tasks/{TASK[0]}",
+        {"opt_fields": "name,completed,assignee.name,due_on,memberships.section.name,modified_at,permalink_url"},
+    ),
+    Case("/tasks", "/tasks", {"project": TASK_PROJECT, "limit": "3"}),
+    Case(
+        "/tasks",
+        "/tasks",
+        {
+            "project": TASK_PROJECT,
+            "modified_since": "2025-01-01T00:00:00Z",
+            "completed_since": "now",
+            "opt_fields": "name,completed,completed_at,assignee,due_on,memberships.project.name,modified_at",
+        },
+    ),
+    Case("/projects/{project_gid}/tasks", f"/projects/{TASK_PROJECT}/tasks", {"limit": "5"}),
+    Case("/projects/{project_gid}/tasks", f"/projects/{TASK_PROJECT}/tasks", {"opt_fields": "name,projects.name"}),
+    Case("/projects/{project_gid}/sections", f"/projects/{TASK_PROJECT}/sections", {"limit": "2"}),
+    Case("/projects/{project_gid}/sections", f"/projects/{TASK_PROJECT}/sections", {"opt_fields": "name,project"}),
+    Case("/projects/{project_gid}", f"/projects/{TASK_PROJECT}", full_fields=PROJECT_FULL),
+    Case("/projects/{project_gid}", f"/projects/{TASK_PROJECT}", {"opt_fields": "name,team.name,owner.email"}),
+    Case("/teams/{team_gid}/team_memberships", f"/teams/{TEAM}/team_memberships", {"limit": "2"}),
+    Case("/teams/{team_gid}/team_memberships", f"/teams/{TEAM}/team_memberships", {"opt_fields": "user.email"}),
+    Case("/team_memberships", "/team_memberships", {"team": TEAM}),
+    Case("/team_memberships", "/team_memberships", {"user": "me", "workspace": ORG, "limit": "10"}),
+    Case(
+        "/team_memberships/{team_membership_gid}", f"/team_memberships/{TEAM_MEMBERSHIP}", full_fields=MEMBERSHIP_FULL
+    ),
+    Case("/users/{user_gid}/team_memberships", "/users/me/team_memberships", {"workspace": ORG}),
+    Case("/tasks/{task_gid}", "/tasks/1206999999999999", status=404),
+    Case("/tasks/{task_gid}", f"/tasks/{TASK[0]}", status=403, token="outsider"),
+    Case("/tasks", "/tasks", status=400),
+    Case("/tasks", "/tasks", {"project": TASK_PROJECT, "modified_since": "yesterday"}, status=400),
+    Case("/projects/{project_gid}/tasks", "/projects/x/tasks", status=400),
+    Case("/projects/{project_gid}/sections", f"/projects/{TASK_PROJECT}/sections", status=403, token="granular"),
+    Case("/projects/{project_gid}", "/projects/1204999999999999", status=404),
+    Case("/teams/{team_gid}/team_memberships", f"/teams/{TEAM}/team_memberships", status=403, token="outsider"),
+    Case("/team_memberships", "/team_memberships", status=400),
+    Case("/team_memberships/{team_membership_gid}", "/team_memberships/1210999999999999", status=404),
+    Case("/users/{user_gid}/team_memberships", "/users/me/team_memberships", status=400),
+    Case("/events", "/events", {"resource": TASK_PROJECT}, status=412),
+    Case("/events", "/events", status=400),
+    Case("/events", "/events", {"resource": TASK_PROJECT}, status=403, token="granular"),
+    # Writes: each succeeds once with a spec-valid body, and fails on bad input, access and unknown gids.
+    Case(
+        "/tasks",
+        "/tasks",
+        method="post",
+        body={"data": {"name": "Contract task", "projects": [TASK_PROJECT], "due_on": "2025-03-01", "assignee": "me"}},
+        full_fields=TASK_FULL,
+    ),
+    Case(
+        "/tasks",
+        "/tasks",
+        {"opt_fields": "name,workspace.name"},
+        method="post",
+        body={"data": {"name": "No project", "workspace": ORG, "notes": "n", "completed": True}},
+    ),
+    Case(
+        "/tasks/{task_gid}",
+        f"/tasks/{TASK[1]}",
+        method="put",
+        body={"data": {"name": "Renamed", "completed": True, "assignee": None, "due_on": None}},
+        full_fields=TASK_FULL,
+    ),
+    Case("/tasks/{task_gid}", f"/tasks/{TASK[6]}", method="delete"),
+    Case(
+        "/tasks/{task_gid}/addProject",
+        f"/tasks/{TASK[2]}/addProject",
+        method="post",
+        body={"data": {"project": SPARE_PROJECT}},
+    ),
+    Case(
+        "/tasks/{task_gid}/removeProject",
+        f"/tasks/{TASK[3]}/removeProject",
+        method="post",
+        body={"data": {"project": TASK_PROJECT}},
+    ),
+    Case(
+        "/projects",
+        "/projects",
+        method="post",
+        body={"data": {"name": "Contract project", "workspace": ORG, "team": TEAM, "color": "dark-green"}},
+        full_fields=PROJECT_FULL,
+    ),
+    Case(
+        "/projects/{project_gid}",
+        f"/projects/{SPARE_PROJECT}",
+        method="put",
+        body={"data": {"archived": True, "notes": "Archived by the contract test", "owner": "me"}},
+        full_fields=PROJECT_FULL,
+    ),
+    Case("/projects/{project_gid}", f"/projects/{DELETED_PROJECT}", method="delete"),
+    Case("/tasks", "/tasks", method="post", body={"data": {"name": "Nowhere"}}, status=400),
+    Case("/tasks", "/tasks", method="post", body={"data": {"workspace": ORG}}, status=403, token="outsider"),
+    Case("/tasks/{task_gid}", f"/tasks/{TASK[1]}", method="put", body={"data": {"completed": "yes"}}, status=400),
+    Case("/tasks/{task_gid}", "/tasks/1206999999999999", method="put", body={"data": {"name": "x"}}, status=404),
+    Case("/tasks/{task_gid}", f"/tasks/{TASK[0]}", method="delete", status=403, token="granular"),
+    Case(
+        "/tasks/{task_gid}/addProject",
+        f"/tasks/{TASK[2]}/addProject",
+        method="post",
+        body={"data": {"project": "1204999999999999"}},
+        status=404,
+    ),
+    Case(
+        "/tasks/{task_gid}/removeProject",
+        f"/tasks/{TASK[2]}/removeProject",
+        method="post",
+        body={"data": {"project": "abc"}},
+        status=400,
+    ),
+    Case("/projects", "/projects", method="post", body={"data": {"name": "No team", "workspace": ORG}}, status=400),
+    Case(
+        "/projects/{project_gid}",
+        f"/projects/{TASK_PROJECT}",
+        method="put",
+        body={"data": {"color": "plaid"}},
+        status=400,
+    ),
+    Case("/projects/{project_gid}", f"/projects/{TASK_PROJECT}", method="delete", status=403, token="outsider"),
 ]
 
 
@@ -192,29 +429,46 @@ def headers_for(sandbox: AsanaSandbox, token: str) -> dict[str, str]:
         "admin": demo.DEMO_PAT,
         "bogus": "not-a-token",
         "outsider": _outsider_pat(sandbox),
+        "granular": _granular_token(sandbox),
         "none": None,
     }[token]
     return {"Authorization": f"Bearer {value}"} if value else {}
 
 
 _OUTSIDER_PATS: dict[int, str] = {}
+_GRANULAR_TOKENS: dict[int, str] = {}
 
 
 def _outsider_pat(sandbox: AsanaSandbox) -> str:
     return _OUTSIDER_PATS.setdefault(id(sandbox), sandbox.issue_pat(demo.OUTSIDER_USER_GID))
 
 
+def _granular_token(sandbox: AsanaSandbox) -> str:
+    """An OAuth access token of the granular-scope demo app (the admin's), minted directly in the store."""
+    if id(sandbox) not in _GRANULAR_TOKENS:
+        store = sandbox.state.store
+        scopes = tuple(sorted(demo.GRANULAR_APP_SCOPES))
+        refresh = store.issue_refresh_token(demo.GRANULAR_APP_CLIENT_ID, demo.DEMO_ADMIN_USER_GID, scopes)
+        _GRANULAR_TOKENS[id(sandbox)] = store.issue_access_token(refresh).token
+    return _GRANULAR_TOKENS[id(sandbox)]
+
+
 def fetch(sandbox: AsanaSandbox, case: Case) -> requests.Response:
-    return requests.get(
-        f"{sandbox.api_base_url}{case.path}", params=case.params, headers=headers_for(sandbox, case.token), timeout=10
+    return requests.request(
+        case.method.upper(),
+        f"{sandbox.api_base_url}{case.path}",
+        params=case.params,
+        json=case.body,
+        headers=headers_for(sandbox, case.token),
+        timeout=10,
     )
 
 
 # --- Checks -------------------------------------------------------------------------------------------------------
 
 
-def item_schema_ref(spec: dict[str, Any], template: str) -> dict[str, Any]:
-    data = response_schema(spec, template, 200)["properties"]["data"]
+def item_schema_ref(spec: dict[str, Any], template: str, method: str = "get", status: int = 200) -> dict[str, Any]:
+    data = response_schema(spec, template, status, method)["properties"]["data"]
     ref: dict[str, Any] = data["items"] if data.get("type") == "array" else data
     return ref
 
@@ -230,10 +484,10 @@ def requested_fields(params: dict[str, str]) -> set[str]:
 
 
 def check_success(spec: dict[str, Any], case: Case, body: dict[str, Any]) -> None:
-    envelope = copy.deepcopy(response_schema(spec, case.template, 200))
+    envelope = copy.deepcopy(response_schema(spec, case.template, case.success, case.method))
     envelope["required"] = ["data"]
     validate(spec, envelope, body)
-    item_ref = item_schema_ref(spec, case.template)
+    item_ref = item_schema_ref(spec, case.template, case.method, case.success)
     records = body["data"] if isinstance(body["data"], list) else [body["data"]]
     assert records, "the case should return at least one record, or it checks nothing"
     if "opt_fields" in case.params:
@@ -249,7 +503,7 @@ def check_success(spec: dict[str, Any], case: Case, body: dict[str, Any]) -> Non
             )
             assert set(record) == set(case.full_fields)
     else:
-        compact = sorted(flat_properties(spec, item_ref))
+        compact = sorted(name for name, prop in flat_properties(spec, item_ref).items() if not opt_in(prop))
         strict = {"allOf": [item_ref, {"required": compact}]}
         for record in records:
             validate(spec, strict, record)
@@ -278,7 +532,17 @@ def error_schema(spec: dict[str, Any], base: dict[str, Any], *, phrase: bool = F
 
 
 def check_error(spec: dict[str, Any], case: Case, body: dict[str, Any]) -> None:
-    validate(spec, error_schema(spec, response_schema(spec, case.template, case.status)), body)
+    schema = response_schema(spec, case.template, case.status, case.method)
+    if case.status == 412:
+        # getEvents' own 412: errors with a message, and a fresh sync token beside them.
+        tight = {
+            "required": ["errors", "sync"],
+            "properties": {"errors": {"minItems": 1, "items": {"required": ["message"]}}},
+        }
+        validate(spec, {"allOf": [schema, tight]}, body)
+        assert body["sync"], "a 412 must hand out a fresh sync token"
+        return
+    validate(spec, error_schema(spec, schema), body)
 
 
 # --- Tests --------------------------------------------------------------------------------------------------------
@@ -286,9 +550,13 @@ def check_error(spec: dict[str, Any], case: Case, body: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_sandbox_response_matches_the_official_spec(spec, sandbox, case):
+    if case.body is not None and case.status == 200:
+        validate(spec, request_schema(spec, case.template, case.method), case.body)
+
     response = fetch(sandbox, case)
 
-    assert response.status_code == case.status, response.text
+    expected = case.success if case.status == 200 else case.status
+    assert response.status_code == expected, response.text
     assert response.headers["Content-Type"].startswith("application/json")
     if case.status == 200:
         check_success(spec, case, response.json())
@@ -330,17 +598,90 @@ def test_every_sandbox_api_route_is_a_spec_operation_and_is_covered(spec, sandbo
         return re.sub(r"[<{][^>}]+[>}]", "{}", path)
 
     routes = {
-        shape(rule.rule.removeprefix(API_PREFIX))
+        (method.lower(), shape(rule.rule.removeprefix(API_PREFIX)))
         for rule in sandbox.app.url_map.iter_rules()
         if rule.rule.startswith(API_PREFIX)
+        for method in rule.methods or ()
+        if method not in ("HEAD", "OPTIONS")
     }
-    spec_paths = {shape(p): p for p in spec["paths"]}
-    covered = {shape(c.template) for c in CASES if c.status == 200} & {
-        shape(c.template) for c in CASES if c.status != 200
-    }
+    operations = {(method, shape(path)) for path, item in spec["paths"].items() for method in item}
+    # getEvents' 200 needs a sync token and a change first: test_events_match_the_spec covers it.
+    succeeding = {(c.method, shape(c.template)) for c in CASES if c.status == 200} | {("get", "/events")}
+    covered = succeeding & {(c.method, shape(c.template)) for c in CASES if c.status != 200}
 
-    assert routes <= set(spec_paths), f"routes not in the spec: {routes - set(spec_paths)}"
-    assert routes <= covered, f"routes without a 200 and an error case: {routes - covered}"
+    assert routes <= operations, f"routes that are no spec operation: {routes - operations}"
+    assert routes <= covered, f"routes without a success and an error case: {routes - covered}"
+
+
+@pytest.mark.parametrize(
+    ("template", "method", "fields"),
+    [
+        ("/tasks", "post", TASK_CREATE_WRITABLE),
+        ("/tasks/{task_gid}", "put", TASK_UPDATE_WRITABLE),
+        ("/tasks/{task_gid}/addProject", "post", TASK_ADD_PROJECT_WRITABLE),
+        ("/tasks/{task_gid}/removeProject", "post", TASK_REMOVE_PROJECT_WRITABLE),
+        ("/projects", "post", PROJECT_CREATE_WRITABLE),
+        ("/projects/{project_gid}", "put", PROJECT_UPDATE_WRITABLE),
+    ],
+)
+def test_the_sandboxs_writable_fields_are_the_specs(spec, template, method, fields):
+    data = request_schema(spec, template, method)["properties"]["data"]
+    specified = {name for name, prop in flat_properties(spec, data).items() if writable(spec, prop)}
+
+    assert set(fields) == specified
+
+
+def test_events_match_the_spec(spec, sandbox):
+    project = demo.numbered_gid(demo.PROJECT_PREFIX, 227)
+    headers = headers_for(sandbox, "admin")
+    url = f"{sandbox.api_base_url}/events"
+    first = requests.get(url, params={"resource": project}, headers=headers, timeout=10)
+    created = requests.post(
+        f"{sandbox.api_base_url}/tasks",
+        json={"data": {"name": "Evented", "projects": [project]}},
+        headers=headers,
+        timeout=10,
+    ).json()["data"]
+    requests.put(
+        f"{sandbox.api_base_url}/tasks/{created['gid']}",
+        json={"data": {"assignee": "me", "completed": True}},
+        headers=headers,
+        timeout=10,
+    )
+
+    response = requests.get(
+        url, params={"resource": project, "sync": first.json()["sync"]}, headers=headers, timeout=10
+    )
+
+    assert first.status_code == 412
+    assert response.status_code == 200, response.text
+    body = response.json()
+    envelope = copy.deepcopy(response_schema(spec, "/events", 200))
+    envelope["required"] = ["data", "sync", "has_more"]
+    validate(spec, envelope, {**body, "data": [without_documented_nulls(spec, e) for e in body["data"]]})
+    event_ref = item_schema_ref(spec, "/events")
+    always = sorted(name for name in flat_properties(spec, event_ref) if name != "change")
+    assert [(e["action"], e.get("change", {}).get("field")) for e in body["data"]] == [
+        ("added", None),
+        ("changed", "completed"),
+        ("changed", "assignee"),
+    ]
+    for event in body["data"]:
+        # `parent` and `user` may be null although their schemas do not say nullable: the spec's own texts say so.
+        assert set(always) <= set(event), f"an event must carry {always}"
+        validate(spec, event_ref, without_documented_nulls(spec, event))
+        assert ("change" in event) == (event["action"] == "changed"), "change is present exactly on changed events"
+        named = {"allOf": [{"$ref": "#/components/schemas/AsanaNamedResource"}, {"required": ["gid", "resource_type"]}]}
+        for related in ("user", "resource", "parent"):
+            if event[related] is not None:
+                validate(spec, named, event[related])
+
+
+def without_documented_nulls(spec: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
+    schema = spec["components"]["schemas"]["EventResponse"]
+    assert "will have `null` as the user" in schema["description"]
+    assert "The parent will be `null`" in schema["properties"]["parent"]["allOf"][1]["description"]
+    return {key: value for key, value in event.items() if not (key in ("user", "parent") and value is None)}
 
 
 @pytest.mark.parametrize(
@@ -371,6 +712,20 @@ def test_every_sandbox_api_route_is_a_spec_operation_and_is_covered(spec, sandbo
         (Case("/users", "/users", {"workspace": ORG}), lambda b: b["data"][0].update(name=None)),
         (Case("/users/{user_gid}", "/users/me", status=401, token="none"), lambda b: b["errors"][0].pop("message")),
         (Case("/users/{user_gid}", "/users/me", status=401, token="none"), lambda b: b.update(errors={"m": 1})),
+        (Case("/tasks", "/tasks", {"project": TASK_PROJECT}), lambda b: b["data"][0].pop("resource_subtype")),
+        (
+            Case("/tasks/{task_gid}", f"/tasks/{TASK[0]}", full_fields=TASK_FULL),
+            lambda b: b["data"].update(due_on=20250201),
+        ),
+        (
+            Case("/tasks/{task_gid}", f"/tasks/{TASK[0]}", full_fields=TASK_FULL),
+            lambda b: b["data"]["memberships"].append("section"),
+        ),
+        (
+            Case("/teams/{team_gid}/team_memberships", f"/teams/{TEAM}/team_memberships"),
+            lambda b: b["data"][0].pop("is_admin"),
+        ),
+        (Case("/events", "/events", {"resource": TASK_PROJECT}, status=412), lambda b: b.pop("sync")),
     ],
 )
 def test_validator_catches_broken_responses(spec, sandbox, case, breakage):
