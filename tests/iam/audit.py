@@ -11,7 +11,7 @@ Two verdicts, each a list of readable findings (empty when all is well):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from tests.iam.actions import Permission, SecretKeys, UnknownOperation, required_permissions, secret_keys
@@ -62,14 +62,43 @@ def _require(audit: FunctionAudit, keys: SecretKeys) -> None:
         audit.required.setdefault(Permission(need.action, need.resource), need.reason)
 
 
-def missing(audit: FunctionAudit, grants: Iterable[Grant] | None = None) -> list[str]:
+def missing(
+    audit: FunctionAudit,
+    grants: Iterable[Grant] | None = None,
+    key_policies: Mapping[str, Sequence[Grant]] | None = None,
+) -> list[str]:
+    """Needed permissions the role's policies do not allow, and KMS calls the key's own policy does not allow."""
     grants = list(audit.role.grants if grants is None else grants)
+    key_policies = audit.role.key_policies if key_policies is None else key_policies
     findings = list(audit.errors)
     for permission, because in audit.required.items():
         decision = decide(grants, permission)
         if decision is not Decision.ALLOWED:
             findings.append(f"{permission.action} on {permission.resource} is {decision.value} (needed by {because})")
+        if permission.resource in key_policies:
+            key_decision = key_policy_decision(audit.role, key_policies[permission.resource], permission)
+            if key_decision is not Decision.ALLOWED:
+                findings.append(
+                    f"{permission.action} on {permission.resource} is {key_decision.value} in the key policy "
+                    f"(needed by {because})"
+                )
     return sorted(findings)
+
+
+def key_policy_decision(role: FunctionRole, key_policy: Sequence[Grant], permission: Permission) -> Decision:
+    """KMS allows a call only if the key policy does: for the role itself, for ``*``, or for the account's root
+    (which delegates to IAM, checked by :func:`missing` anyway). The role's tags are its aws:PrincipalTag keys
+    (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-overview.html)."""
+    partition, account = (role.role_arn.split(":")[index] for index in (1, 4)) if role.role_arn else ("", "")
+    account_root = f"arn:{partition}:iam::{account}:root"
+    ours = {"*", role.role_arn, account_root}
+    statements = [replace(grant, resources=("*",)) for grant in key_policy if ours & set(grant.principals)]
+    context = dict(permission.context)
+    context.update({f"aws:PrincipalTag/{key}": (value,) for key, value in role.role_tags.items()})
+    context["aws:PrincipalArn"] = (role.role_arn,)
+    # A key policy's Resource is "*" (the key itself); match the permission on the key with that.
+    keyed = Permission(permission.action, "*", tuple(sorted(context.items())))
+    return decide(statements, keyed)
 
 
 def unused(audit: FunctionAudit, grants: Iterable[Grant] | None = None) -> list[str]:

@@ -248,6 +248,7 @@ class Grant:
     not_actions: tuple[str, ...] = ()
     not_resources: tuple[str, ...] = ()
     conditions: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
+    principals: tuple[str, ...] = ()  # a resource policy's AWS principals ("*", an account root or a role ARN)
 
 
 @dataclass(frozen=True)
@@ -267,6 +268,10 @@ class FunctionRole:
     grants: tuple[Grant, ...]
     managed_policies: tuple[str, ...]
     runtime_needs: tuple[RuntimeNeed, ...]
+    role_arn: str = ""
+    role_tags: Mapping[str, str] = field(default_factory=dict)  # aws:PrincipalTag/<key> in the request context
+    # The KMS keys of this template by ARN, with their key policies: KMS needs the key policy to allow a call too.
+    key_policies: Mapping[str, tuple[Grant, ...]] = field(default_factory=dict)
 
 
 def function_roles(template: Mapping[str, Any] | None = None, resolver: Resolver | None = None) -> list[FunctionRole]:
@@ -275,6 +280,13 @@ def function_roles(template: Mapping[str, Any] | None = None, resolver: Resolver
     resolver = resolver or Resolver(template)
     code_dirs = {spec.logical_id: _code_dir(spec.code_uri) for spec in functions(load_template())}
     resources = template["Resources"]
+    key_policies = {
+        resolver.resolve({"Fn::GetAtt": [key_id, "Arn"]}): tuple(
+            _grants(resolver.resolve(key["Properties"]["KeyPolicy"]), source=f"{key_id} key policy")
+        )
+        for key_id, key in resources.items()
+        if key["Type"] == "AWS::KMS::Key"
+    }
     roles = []
     for logical_id, resource in resources.items():
         if resource["Type"] != "AWS::Lambda::Function" or logical_id not in code_dirs:
@@ -296,6 +308,9 @@ def function_roles(template: Mapping[str, Any] | None = None, resolver: Resolver
                 grants=grants,
                 managed_policies=tuple(resolver.resolve(role.get("ManagedPolicyArns", []))),
                 runtime_needs=tuple(_runtime_needs(resources, logical_id, props, resolver)),
+                role_arn=resolver.resolve({"Fn::GetAtt": [role_id, "Arn"]}),
+                role_tags={tag["Key"]: str(tag["Value"]) for tag in resolver.resolve(role.get("Tags", []))},
+                key_policies=key_policies,
             )
         )
     return roles
@@ -345,9 +360,18 @@ def _grants(document: Mapping[str, Any], *, source: str) -> list[Grant]:
                     for operator, clauses in statement.get("Condition", {}).items()
                 },
                 source=f"{source}/{statement.get('Sid', f'statement {index + 1}')}",
+                principals=_principals(statement.get("Principal")),
             )
         )
     return grants
+
+
+def _principals(principal: Any) -> tuple[str, ...]:
+    if principal is None:
+        return ()
+    if principal == "*":
+        return ("*",)
+    return _strings(principal.get("AWS")) if isinstance(principal, dict) else ()
 
 
 def _strings(value: Any) -> tuple[str, ...]:

@@ -234,6 +234,31 @@ def test_the_verdicts_name_missing_and_unused_grants():
     )
 
 
+def test_the_key_policy_must_allow_kms_calls_for_this_role_too():
+    role = FunctionRole(
+        **{
+            **ROLE.__dict__,
+            "role_arn": "arn:aws:iam::123456789012:role/stack-SettingsRole",
+            "role_tags": {"stack": "mine"},
+        }
+    )
+    tagged = {"StringEquals": {"aws:PrincipalTag/stack": ("mine",)}}
+    account = Grant(
+        "Allow", ("kms:Decrypt",), ("*",), "key", principals=("arn:aws:iam::123456789012:root",), conditions=tagged
+    )
+    other_role = Grant("Allow", ("kms:Decrypt",), ("*",), "key", principals=("arn:aws:iam::123456789012:role/other",))
+    decrypt = Permission("kms:Decrypt", KEY)
+    assert audit.key_policy_decision(role, [account], decrypt) is Decision.ALLOWED
+    assert audit.key_policy_decision(role, [other_role], decrypt) is Decision.IMPLICIT_DENY
+    untagged = FunctionRole(**{**role.__dict__, "role_tags": {"stack": "theirs"}})
+    assert audit.key_policy_decision(untagged, [account], decrypt) is Decision.IMPLICIT_DENY
+    found = audit.FunctionAudit(FunctionRole(**{**role.__dict__, "grants": (allow(["kms:Decrypt"], [KEY]),)}))
+    found.required = {decrypt: "Decrypt"}
+    assert audit.missing(found, key_policies={KEY: [other_role]}) == [
+        f"kms:Decrypt on {KEY} is not allowed by any statement in the key policy (needed by Decrypt)"
+    ]
+
+
 # ------------------------------------------------------------------------------------------------ recorder
 
 

@@ -78,6 +78,22 @@ def test_taking_out_any_needed_action_fails_the_audit(exercised: list[audit.Func
             )
 
 
+def test_taking_an_action_out_of_the_key_policy_fails_the_audit(exercised: list[audit.FunctionAudit]) -> None:
+    checked = 0
+    for found in exercised:
+        for permission in found.required:
+            key_policy = found.role.key_policies.get(permission.resource)
+            if key_policy is None:
+                continue
+            reduced = {permission.resource: audit.without_action(key_policy, permission.action)}
+            findings = audit.missing(found, key_policies=reduced)
+            assert any(
+                f"{permission.action} on {permission.resource} is" in f and "key policy" in f for f in findings
+            ), f"{found.name}: the key policy without {permission.action}, and the audit did not notice"
+            checked += 1
+    assert checked, "no recorded call used a KMS key of the template"
+
+
 def test_adding_an_action_no_call_needs_fails_the_audit(exercised: list[audit.FunctionAudit]) -> None:
     for found in exercised:
         needed = {permission.action for permission in found.required}
