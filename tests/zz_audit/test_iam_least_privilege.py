@@ -91,7 +91,10 @@ def test_taking_an_action_out_of_the_key_policy_fails_the_audit(exercised: list[
                 f"{permission.action} on {permission.resource} is" in f and "key policy" in f for f in findings
             ), f"{found.name}: the key policy without {permission.action}, and the audit did not notice"
             checked += 1
-    assert checked, "no recorded call used a KMS key of the template"
+    if not checked:
+        incomplete = suite.SUITE.incomplete_because()
+        assert incomplete, "the whole suite ran, yet no recorded call used a KMS key of the template"
+        pytest.skip(f"no recorded call used a KMS key of the template: {incomplete}")
 
 
 def test_adding_an_action_no_call_needs_fails_the_audit(exercised: list[audit.FunctionAudit]) -> None:
