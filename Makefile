@@ -7,6 +7,7 @@ SHELL := /bin/bash
 PYTHON313 ?= $(shell PYENV_VERSION=3.13.0 pyenv which python 2>/dev/null || command -v python3.13)
 VENV := .venv
 VENV_SAM := .venv-sam
+VENV_SCAN := .venv-scan
 PY := $(VENV)/bin/python
 SAM := $(VENV_SAM)/bin/sam
 CHROMIUM := /usr/bin/chromium
@@ -14,11 +15,12 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # sam and cfn-lint only need a region to validate and build; they never call AWS here.
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help run test venv sam-venv browser lint typecheck validate build unit e2e bench clean
+.PHONY: help run test venv sam-venv scan-venv browser lint typecheck validate scan build unit e2e bench clean
 
 help:
 	@echo "make run    - start the local stack (gateway, Asana sandbox, moto, dev sign-in) with demo data"
-	@echo "make test   - install what is needed, then lint, type-check, validate, build and run every test"
+	@echo "make test   - install what is needed, then lint, type-check, validate, scan, build and run every test"
+	@echo "make scan   - checkov on template.yaml and on its CloudFormation after the SAM transform"
 	@echo "make bench  - run the benchmarks in bench/"
 
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
@@ -35,8 +37,17 @@ $(VENV_SAM)/.installed: requirements-sam.txt
 	$(VENV_SAM)/bin/python -m pip install --quiet -r requirements-sam.txt
 	touch $@
 
+# checkov pins many packages of its own, so it gets a virtualenv of its own too.
+$(VENV_SCAN)/.installed: requirements-scan.txt
+	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found: install it (pyenv install 3.13.0) or set PYTHON313"; exit 1; }
+	$(PYTHON313) -m venv $(VENV_SCAN)
+	$(VENV_SCAN)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV_SCAN)/bin/python -m pip install --quiet -r requirements-scan.txt
+	touch $@
+
 venv: $(VENV)/.installed
 sam-venv: $(VENV_SAM)/.installed
+scan-venv: $(VENV_SCAN)/.installed
 
 # Debian's chromium for the browser tests (Playwright drives it; it never downloads a browser of its own).
 browser:
@@ -55,6 +66,14 @@ typecheck: venv
 validate: sam-venv
 	$(SAM) validate --lint
 
+# checkov on the template as written and on the CloudFormation the SAM transform makes of it (the generated roles,
+# schedule and API stage are only there). Skips and their reasons: .checkov.yaml and the resources' Metadata.
+TRANSFORMED := .aws-sam/transformed-template.json
+scan: sam-venv scan-venv
+	@mkdir -p $(dir $(TRANSFORMED))
+	$(VENV_SAM)/bin/python tests/iam/sam_transform.py template.yaml > $(TRANSFORMED)
+	$(VENV_SCAN)/bin/checkov --config-file .checkov.yaml --file template.yaml --file $(TRANSFORMED)
+
 # The sam venv's python3.13 is on PATH so the python3.13 build workflow finds a matching interpreter (no container).
 build: sam-venv
 	PATH="$(CURDIR)/$(VENV_SAM)/bin:$$PATH" $(SAM) build --parallel
@@ -62,7 +81,7 @@ build: sam-venv
 unit: venv
 	$(PY) -m pytest -m "not e2e and not browser"
 
-test: venv sam-venv browser lint typecheck validate build
+test: venv sam-venv browser lint typecheck validate scan build
 	$(PY) -m pytest
 
 run: venv
@@ -72,4 +91,4 @@ bench: venv
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) $(VENV_SAM) .aws-sam .pytest_cache .mypy_cache .ruff_cache .local-state
+	rm -rf $(VENV) $(VENV_SAM) $(VENV_SCAN) .aws-sam .pytest_cache .mypy_cache .ruff_cache .local-state
