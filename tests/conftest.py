@@ -119,6 +119,7 @@ def integration_env(
 
     env = {
         "TABLE_NAME": resources.table_name,
+        "MIRROR_TABLE_NAME": resources.mirror_table_name,
         "KMS_KEY_ID": resources.kms_key_arn,
         "SECRET_NAME_PREFIX": "securedb-asana",
         "PUBLIC_BASE_URL": "https://expand.securedb.io",

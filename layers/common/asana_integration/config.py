@@ -22,6 +22,12 @@ class Config(BaseModel):
     table_name: Annotated[str, Field(alias="TABLE_NAME", min_length=1)]
     kms_key_id: Annotated[str, Field(alias="KMS_KEY_ID", min_length=1)]
     secret_name_prefix: Annotated[str, Field(alias="SECRET_NAME_PREFIX", min_length=1)] = "securedb-asana"
+    # The data sync (issue 9): the mirror table and the queue of sync units. Unset in functions that do not sync.
+    mirror_table_name: Annotated[str | None, Field(alias="MIRROR_TABLE_NAME")] = None
+    sync_queue_url: Annotated[str | None, Field(alias="SYNC_QUEUE_URL")] = None
+    # The Asana plan's per-token limit (1,500 a minute on paid plans, 150 on free ones); all sync workers of an
+    # organization share it (sync/rate_budget.py).
+    asana_rate_limit_per_minute: Annotated[int, Field(alias="ASANA_RATE_LIMIT_PER_MINUTE", ge=10, le=100_000)] = 1500
 
     # Where SecureDB serves this integration; tenant subdomains must also be in allowed_tenant_hosts.
     public_base_url: Annotated[HttpUrl, Field(alias="PUBLIC_BASE_URL")]
@@ -53,7 +59,7 @@ class Config(BaseModel):
             return tuple(host.strip().lower() for host in value.split(",") if host.strip())
         return value
 
-    @field_validator("asana_proxy", "asana_ca_bundle", mode="before")
+    @field_validator("asana_proxy", "asana_ca_bundle", "mirror_table_name", "sync_queue_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         # CloudFormation parameters cannot be null, so an empty string means "not configured".
