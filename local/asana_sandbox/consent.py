@@ -1,12 +1,48 @@
-"""The sandbox's stand-in for Asana's consent screen: plain, accessible HTML (labelled controls, real buttons)."""
+"""The sandbox's stand-in for Asana's consent screen: plain, accessible HTML (labelled controls, real buttons).
+
+Asana's consent screen acts as whoever is signed in to Asana in that browser. The sandbox has no Asana sign-in, so the
+page lets the tester choose which sandbox user approves, and says which one it pre-selected and why:
+
+- the user named by the authorize request's `login_hint` (a gid or an email, case-insensitive), the OpenID Connect
+  parameter a client uses to say who it expects to sign in. A SecureDB page that knows its user's email can send it,
+  so the pre-selected Asana user matches the SecureDB user. Whether Asana honours `login_hint` is unconfirmed;
+  Asana itself would simply show its signed-in user;
+- otherwise the first admin (by gid: Dana Admin in the demo data);
+- otherwise the first user.
+
+A form posted without `user_gid` approves as that same default, so scripted flows keep working.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from flask import render_template_string
 
 from local.asana_sandbox.models import OAuthApp, User
+
+
+@dataclass(frozen=True)
+class DefaultApprover:
+    user: User
+    reason: str
+
+
+def default_approver(users: Sequence[User], login_hint: str | None) -> DefaultApprover:
+    """Who the consent page pre-selects, and the sentence that tells the tester why."""
+    by_gid = sorted(users, key=lambda u: int(u.gid))
+    if login_hint:
+        wanted = login_hint.strip().lower()
+        hinted = next((u for u in by_gid if u.gid == wanted or (u.email or "").lower() == wanted), None)
+        if hinted is not None:
+            return DefaultApprover(hinted, "the authorize request's login_hint names this user")
+    admin = next((u for u in by_gid if u.admin_workspace_gids), None)
+    fallback = "no user matches the login_hint" if login_hint else "the authorize request sent no login_hint"
+    if admin is not None:
+        return DefaultApprover(admin, f"{fallback}, so the first workspace admin is pre-selected")
+    return DefaultApprover(by_gid[0], f"{fallback} and there is no admin, so the first user is pre-selected")
+
 
 # render_template_string autoescapes, so app names, scopes and echoed parameters cannot inject markup.
 _TEMPLATE = """<!doctype html>
@@ -29,12 +65,14 @@ _TEMPLATE = """<!doctype html>
         {% for scope in scopes %}<li>{{ scope }}</li>{% endfor %}
       </ul>
     </fieldset>
+    <p id="approver-note">Approving as <strong>{{ approver.user.name }}</strong>: {{ approver.reason }}.
+      Real Asana approves as the user signed in to Asana in this browser; here, choose who that is.</p>
     <p>
-      <label for="user_gid">Signed in to Asana as</label>
-      <select id="user_gid" name="user_gid">
+      <label for="user_gid">Signed in to Asana as (the user who approves)</label>
+      <select id="user_gid" name="user_gid" aria-describedby="approver-note">
         {% for user in users %}
-        <option value="{{ user.gid }}"{% if user.gid == selected_user %} selected{% endif %}>
-          {{ user.name }} ({{ user.email }})</option>
+        <option value="{{ user.gid }}"{% if user.gid == approver.user.gid %} selected{% endif %}>
+          {{ user.name }}{% if user.email %} ({{ user.email }}){% endif %}</option>
         {% endfor %}
       </select>
     </p>
@@ -52,10 +90,10 @@ def render_consent_page(
     app: OAuthApp,
     scopes: Sequence[str],
     users: Sequence[User],
-    selected_user: str,
+    approver: DefaultApprover,
     action: str,
     hidden: Mapping[str, str],
 ) -> str:
     return render_template_string(
-        _TEMPLATE, app=app, scopes=scopes, users=users, selected_user=selected_user, action=action, hidden=hidden
+        _TEMPLATE, app=app, scopes=scopes, users=users, approver=approver, action=action, hidden=hidden
     )

@@ -9,9 +9,17 @@ developer machine:
 - the refresh-grant response repeats `data` (the authorizing user) like the code exchange; Asana documents the body
   only for the code exchange, so clients must not rely on it.
 
-Guesses where Asana's docs are silent: token and revoke errors are RFC 6749 JSON (`error`, `error_description`); only
-`{"error": "invalid_grant"}` for a dead refresh token has been observed, so every `error_description` text, the 401
-`invalid_client` and the revoke endpoint's `invalid_request` for an access token are the sandbox's wording.
+Guesses where Asana's docs are silent: token and revoke errors are RFC 6749 §5.2 JSON (`error`,
+`error_description`); only `{"error": "invalid_grant"}` for a dead refresh token has been observed, so every
+`error_description` text, the revoke endpoint's `invalid_request` for an access token and these are the sandbox's:
+
+- the client is authenticated first: an unknown `client_id`, a wrong `client_secret` or none at all answers 401
+  `invalid_client` whatever the grant (RFC 6749 §5.2 allows 400 or 401; a 401 is what Asana is expected to send, but
+  unconfirmed). Only then is the grant checked: with good credentials, a made-up `code` answers 400
+  `invalid_grant`, a missing one 400 `invalid_request`. A product can therefore test a Client ID and Secret with a
+  dummy code and no user: `invalid_client` means rejected, `invalid_grant` means accepted. Against real Asana,
+  anything but a clear `invalid_client` should read as "could not verify", never as "rejected";
+- client authentication by HTTP Basic (RFC 6749 §2.3.1) is not accepted: Asana documents body parameters only.
 """
 
 from __future__ import annotations
@@ -26,8 +34,7 @@ from urllib.parse import urlencode
 from flask import Flask, Response, jsonify, redirect, request
 from werkzeug.wrappers import Response as BaseResponse
 
-from local.asana_sandbox.consent import render_consent_page
-from local.asana_sandbox.demo import DEMO_ADMIN_USER_GID
+from local.asana_sandbox.consent import default_approver, render_consent_page
 from local.asana_sandbox.models import OAuthApp, RefreshToken
 from local.asana_sandbox.recorder import Revocation
 from local.asana_sandbox.state import SandboxState
@@ -38,6 +45,9 @@ REDIRECT_URI_MISMATCH = "The `redirect_uri` parameter does not match a valid url
 CLIENT_ID_MISMATCH = "The `client_id` parameter does not match a valid application."
 NO_SCOPES_REGISTERED = "Your app does not have any scopes registered."
 DEFAULT_IDENTITY_FORBIDDEN = "Your app is not allowed to request user authorization for `default identity` scopes"
+# Sandbox wording (RFC 6749 §5.2 names the code, not the text); Asana's real invalid_client body is unconfirmed.
+INVALID_CLIENT = "The client_id or client_secret is invalid."
+INVALID_CODE = "The authorization code is invalid or was already used."
 # OpenID Connect scopes any app may add to its request.
 OPENID_SCOPES = frozenset({"openid", "email", "profile"})
 
@@ -161,6 +171,10 @@ def register_oauth_routes(app: Flask, state: SandboxState) -> None:
             return str(exc), 400, {"Content-Type": "text/plain; charset=utf-8"}
         except RedirectError as exc:
             return redirect(exc.location, 302)
+        with store.lock:
+            # Users who belong to some workspace: someone deactivated or removed everywhere cannot sign in.
+            users = [u for u in store.users.values() if u.workspace_gids]
+        approver = default_approver(users, params.get("login_hint"))
         if request.method == "GET":
             forwarded = (
                 "client_id",
@@ -170,12 +184,13 @@ def register_oauth_routes(app: Flask, state: SandboxState) -> None:
                 "scope",
                 "code_challenge",
                 "code_challenge_method",
+                "login_hint",
             )
             return render_consent_page(
                 app=authorize.app,
                 scopes=authorize.scopes,
-                users=sorted(store.users.values(), key=lambda u: u.name),
-                selected_user=DEMO_ADMIN_USER_GID,
+                users=sorted(users, key=lambda u: (u.name, u.gid)),
+                approver=approver,
                 action=f"{OAUTH_PREFIX}/oauth_authorize",
                 hidden={name: params[name] for name in forwarded if name in params},
             )
@@ -191,8 +206,8 @@ def register_oauth_routes(app: Flask, state: SandboxState) -> None:
                 ),
                 302,
             )
-        user_gid = params.get("user_gid", DEMO_ADMIN_USER_GID)
-        if user_gid not in store.users:
+        user_gid = params.get("user_gid") or approver.user.gid
+        if user_gid not in {u.gid for u in users}:
             return "invalid_request: Unknown user.", 400, {"Content-Type": "text/plain; charset=utf-8"}
         code = store.issue_code(
             authorize.app.client_id, authorize.redirect_uri, user_gid, authorize.scopes, authorize.code_challenge
@@ -203,9 +218,11 @@ def register_oauth_routes(app: Flask, state: SandboxState) -> None:
     def oauth_token() -> tuple[Response, int]:
         form = request.form
         grant_type = form.get("grant_type", "")  # recorded by app.py before any fault can answer
+        # The client is checked before anything else, so a dummy code tells a bad client (401 invalid_client) from
+        # good credentials (400 invalid_grant): how a product can test a Client ID and Secret before storing them.
         client = store.check_client(form.get("client_id", ""), form.get("client_secret", ""))
         if client is None:
-            return _oauth_error(401, "invalid_client", "The client_id or client_secret is invalid.")
+            return _oauth_error(401, "invalid_client", INVALID_CLIENT)
         if grant_type == "authorization_code":
             return _exchange_code(state, client)
         if grant_type == "refresh_token":
@@ -219,7 +236,7 @@ def register_oauth_routes(app: Flask, state: SandboxState) -> None:
         form = request.form
         client = store.check_client(form.get("client_id", ""), form.get("client_secret", ""))
         if client is None:
-            return _oauth_error(401, "invalid_client", "The client_id or client_secret is invalid.")
+            return _oauth_error(401, "invalid_client", INVALID_CLIENT)
         token = form.get("token", "")
         if not token:
             return _oauth_error(400, "invalid_request", "The `token` parameter is required.")
@@ -237,10 +254,12 @@ def register_oauth_routes(app: Flask, state: SandboxState) -> None:
 def _exchange_code(state: SandboxState, client: OAuthApp) -> tuple[Response, int]:
     form = request.form
     store = state.store
+    if not form.get("code"):
+        return _oauth_error(400, "invalid_request", "The `code` parameter is required.")
     with store.lock:
-        code = store.codes.get(form.get("code", ""))
+        code = store.codes.get(form["code"])
         if code is None or code.used or code.client_id != client.client_id:
-            return _oauth_error(400, "invalid_grant", "The authorization code is invalid or was already used.")
+            return _oauth_error(400, "invalid_grant", INVALID_CODE)
         if state.clock.now() >= code.expires_at:
             return _oauth_error(400, "invalid_grant", "The authorization code has expired.")
         if form.get("redirect_uri", "") != code.redirect_uri:

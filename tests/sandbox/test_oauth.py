@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import requests
 
 from local.asana_sandbox import AsanaSandbox, demo
-from local.asana_sandbox.oauth import DEFAULT_IDENTITY_FORBIDDEN, NO_SCOPES_REGISTERED, REDIRECT_URI_MISMATCH
+from local.asana_sandbox.oauth import (
+    DEFAULT_IDENTITY_FORBIDDEN,
+    INVALID_CLIENT,
+    INVALID_CODE,
+    NO_SCOPES_REGISTERED,
+    REDIRECT_URI_MISMATCH,
+)
 
 from .helpers import Grant, authorize_params, connect, exchange, obtain_code, pkce_pair, query_of, refresh
 
@@ -63,6 +71,72 @@ def test_happy_path_with_pkce_returns_asanas_token_response(sandbox):
     }
     assert me(sandbox, body["access_token"]).json()["data"]["gid"] == demo.DEMO_ADMIN_USER_GID
     assert sandbox.grant_count("authorization_code") == 1
+
+
+def selected_option(html: str) -> str:
+    match = re.search(r'<option value="(\d+)" selected>', html)
+    assert match, "one user must be pre-selected"
+    return match.group(1)
+
+
+@pytest.mark.parametrize(
+    ("login_hint", "expected", "reason"),
+    [
+        (None, demo.DEMO_ADMIN_USER_GID, "the authorize request sent no login_hint, so the first workspace admin"),
+        ("BLAKE.CHEN@acme-security.example", demo.ORG_MEMBER_USER_GID, "login_hint names this user"),
+        (demo.USER_GIDS[3], demo.USER_GIDS[3], "login_hint names this user"),
+        (
+            "nobody@example.com",
+            demo.DEMO_ADMIN_USER_GID,
+            "no user matches the login_hint, so the first workspace admin",
+        ),
+    ],
+)
+def test_the_consent_page_pre_selects_the_hinted_user_or_the_first_admin_and_says_why(
+    sandbox, login_hint, expected, reason
+):
+    params = authorize_params()
+    if login_hint is not None:
+        params["login_hint"] = login_hint
+
+    html = authorize(sandbox, params).text
+
+    assert selected_option(html) == expected
+    assert reason in html
+    assert f"Approving as <strong>{sandbox.state.store.users[expected].name}</strong>" in html
+
+
+def test_approving_without_a_choice_approves_as_the_pre_selected_user(sandbox):
+    params = {**authorize_params(), "login_hint": "blake.chen@acme-security.example"}
+    hidden = re.findall(r'<input type="hidden" name="(\w+)"', authorize(sandbox, params).text)
+
+    answer = requests.post(
+        f"{sandbox.oauth_base_url}/oauth_authorize",
+        data={**params, "decision": "approve"},
+        allow_redirects=False,
+        timeout=5,
+    )
+    body = exchange(sandbox, Grant(query_of(answer.headers["Location"])["code"], "")).json()
+
+    assert "login_hint" in hidden  # the page posts the hint back, so the default is the same on both requests
+    assert body["data"]["gid"] == demo.ORG_MEMBER_USER_GID
+
+
+def test_a_user_deactivated_everywhere_cannot_approve(sandbox):
+    gone = demo.USER_GIDS[4]
+    sandbox.changes.deactivate_user(None, gone, demo.ORG_WORKSPACE_GID)
+    params = authorize_params()
+
+    page = authorize(sandbox, params).text
+    answer = requests.post(
+        f"{sandbox.oauth_base_url}/oauth_authorize",
+        data={**params, "decision": "approve", "user_gid": gone},
+        allow_redirects=False,
+        timeout=5,
+    )
+
+    assert f'value="{gone}"' not in page
+    assert answer.status_code == 400
 
 
 def test_signed_in_user_can_be_chosen_on_the_consent_page(sandbox):
@@ -208,6 +282,63 @@ def test_wrong_client_secret_is_401_invalid_client(sandbox):
 
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_client"
+
+
+def token_request(sandbox: AsanaSandbox, **form: str) -> requests.Response:
+    return requests.post(f"{sandbox.oauth_base_url}/oauth_token", data=form, timeout=5)
+
+
+DUMMY = {"grant_type": "authorization_code", "code": "dummy-code", "redirect_uri": demo.DEMO_REDIRECT_URI}
+
+
+@pytest.mark.parametrize(
+    "client",
+    [
+        {"client_id": demo.DEMO_APP_CLIENT_ID, "client_secret": "not-the-secret"},
+        {"client_id": "1209999999999999", "client_secret": demo.DEMO_APP_CLIENT_SECRET},
+        {"client_id": demo.GRANULAR_APP_CLIENT_ID, "client_secret": demo.DEMO_APP_CLIENT_SECRET},
+        {"client_id": demo.DEMO_APP_CLIENT_ID},
+        {},
+    ],
+)
+def test_a_dummy_code_with_bad_client_credentials_is_401_invalid_client(sandbox, client):
+    response = token_request(sandbox, **DUMMY, **client)
+
+    assert response.status_code == 401
+    assert response.json() == {"error": "invalid_client", "error_description": INVALID_CLIENT}
+
+
+@pytest.mark.parametrize(
+    ("client_id", "client_secret"),
+    [
+        (demo.DEMO_APP_CLIENT_ID, demo.DEMO_APP_CLIENT_SECRET),
+        (demo.GRANULAR_APP_CLIENT_ID, demo.GRANULAR_APP_CLIENT_SECRET),
+    ],
+)
+def test_a_dummy_code_with_good_client_credentials_is_400_invalid_grant(sandbox, client_id, client_secret):
+    response = token_request(sandbox, **DUMMY, client_id=client_id, client_secret=client_secret)
+
+    assert response.status_code == 400
+    assert response.json() == {"error": "invalid_grant", "error_description": INVALID_CODE}
+    assert sandbox.state.store.refresh_tokens == {}
+
+
+def test_checking_credentials_with_a_dummy_code_does_not_spend_a_real_code(sandbox):
+    grant = obtain_code(sandbox)
+    token_request(sandbox, **DUMMY, client_id=demo.DEMO_APP_CLIENT_ID, client_secret=demo.DEMO_APP_CLIENT_SECRET)
+
+    assert exchange(sandbox, grant).status_code == 200
+
+
+def test_a_missing_code_with_good_credentials_is_invalid_request(sandbox):
+    form = {k: v for k, v in DUMMY.items() if k != "code"}
+
+    response = token_request(
+        sandbox, **form, client_id=demo.DEMO_APP_CLIENT_ID, client_secret=demo.DEMO_APP_CLIENT_SECRET
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
 
 
 def test_code_is_single_use(sandbox):
