@@ -6,6 +6,7 @@ import base64
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
@@ -116,3 +117,62 @@ def connect(sandbox: AsanaSandbox, **kwargs: str) -> dict[str, object]:
     assert response.status_code == 200, response.text
     body: dict[str, object] = response.json()
     return body
+
+
+def token_for(
+    sandbox: AsanaSandbox,
+    *,
+    client_id: str = demo.GRANULAR_APP_CLIENT_ID,
+    client_secret: str = demo.GRANULAR_APP_CLIENT_SECRET,
+    scope: str | None = " ".join(sorted(demo.GRANULAR_APP_SCOPES)),
+    user_gid: str = demo.DEMO_ADMIN_USER_GID,
+) -> dict[str, str]:
+    """Authorization headers with an OAuth access token, by default the granular-scope demo app's."""
+    grant = obtain_code(sandbox, client_id=client_id, scope=scope, user_gid=user_gid)
+    response = exchange(sandbox, grant, client_id=client_id, client_secret=client_secret)
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def control(sandbox: AsanaSandbox, route: str, /, **body: object) -> dict[str, Any]:
+    """POST to the control API and return its answer, which must be ok."""
+    response = requests.post(f"{sandbox.base_url}/_sandbox/{route}", json=body, timeout=30)
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def call(
+    sandbox: AsanaSandbox,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    data: dict[str, Any] | None = None,
+    **params: str | int,
+) -> requests.Response:
+    """One REST API request; `data` becomes Asana's `{"data": {...}}` body."""
+    body = None if data is None else {"data": data}
+    return requests.request(
+        method, f"{sandbox.api_base_url}{path}", headers=headers, params=params, json=body, timeout=10
+    )
+
+
+def page_all(sandbox: AsanaSandbox, path: str, headers: dict[str, str], **params: str | int) -> tuple[list[Any], int]:
+    """Every record of a listing, following next_page with limit=100; returns (records, requests made)."""
+    records: list[Any] = []
+    url: str | None = f"{sandbox.api_base_url}{path}"
+    query: dict[str, str | int] | None = {"limit": 100, **params}
+    calls = 0
+    while url is not None:
+        response = requests.get(url, headers=headers, params=query, timeout=10)
+        calls += 1
+        assert response.status_code == 200, response.text
+        body = response.json()
+        records.extend(body["data"])
+        url, query = (body["next_page"]["uri"], None) if body["next_page"] else (None, None)
+    return records, calls
+
+
+def error_message(response: requests.Response) -> str:
+    text: str = response.json()["errors"][0]["message"]
+    return text
