@@ -8,6 +8,9 @@ One ``request`` loop carries all the policy, so every call behaves the same way:
 * 5xx, read timeouts and connection failures → exponential backoff with jitter, only for idempotent methods.
 * Every other failure → the typed errors of ``asana/errors.py``, with Asana's own message and a fix.
 
+A ``CallObserver`` (optional) sees every attempt: the sync uses it to take each call from its organization's shared
+rate budget and to count calls, 429s and retries for its run record.
+
 Tokens never leave the ``Authorization`` header: they are not logged, not kept on the client, and scrubbed from any
 message Asana sends back before it is put into an error.
 """
@@ -20,12 +23,12 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 from aws_lambda_powertools.metrics import MetricUnit
 
-from asana_integration.asana.errors import error_for_status, rate_limited
+from asana_integration.asana.errors import SyncTokenExpired, error_for_status, rate_limited
 from asana_integration.asana.token_source import AccessTokenSource
 from asana_integration.asana.transport import build_session, send
 from asana_integration.config import Config
@@ -74,6 +77,35 @@ class Page:
     next_offset: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class EventsPage:
+    """One read of a resource's event stream: at most 100 events, the token to read on from, whether more wait."""
+
+    data: list[dict[str, Any]]
+    sync: str
+    has_more: bool
+
+
+class CallObserver(Protocol):
+    """Sees every HTTP attempt the client makes (a retried call is several attempts)."""
+
+    def before_request(self) -> None:
+        """Called before each attempt; may wait (a rate budget) or raise to stop the call."""
+        ...
+
+    def after_response(self, status: int | str) -> None:
+        """The attempt's HTTP status, or the transport failure's code."""
+        ...
+
+    def rate_limited(self, retry_after: int) -> None:
+        """Asana answered 429 with this Retry-After (seconds)."""
+        ...
+
+    def retried(self) -> None:
+        """The client is about to send the call again (after a 429, a 5xx or a timeout)."""
+        ...
+
+
 class AsanaClient:
     def __init__(
         self,
@@ -83,12 +115,14 @@ class AsanaClient:
         session: requests.Session | None = None,
         remaining_time_ms: Callable[[], int] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        observer: CallObserver | None = None,
     ) -> None:
         self._tokens = token_source
         self._config = config
         self._session = session if session is not None else build_session(config)
         self._remaining_time_ms = remaining_time_ms
         self._sleep = sleep
+        self._observer = observer
 
     def __repr__(self) -> str:
         return f"AsanaClient(base_url={self._config.asana_api_base_url!r})"
@@ -159,9 +193,15 @@ class AsanaClient:
         return self.get_page("/workspaces", offset=offset, opt_fields=opt_fields)
 
     def projects_page(
-        self, workspace_gid: str, offset: str | None = None, *, opt_fields: OptFields = DEFAULT_PROJECT_FIELDS
+        self,
+        workspace_gid: str,
+        offset: str | None = None,
+        *,
+        opt_fields: OptFields = DEFAULT_PROJECT_FIELDS,
+        archived: bool | None = None,
     ) -> Page:
-        params = {"workspace": _checked_gid(workspace_gid)}
+        """A workspace's projects; ``archived=None`` lists archived and active ones alike."""
+        params = {"workspace": _checked_gid(workspace_gid), "archived": archived}
         return self.get_page("/projects", params, offset=offset, opt_fields=opt_fields)
 
     def teams_page(
@@ -169,6 +209,42 @@ class AsanaClient:
     ) -> Page:
         path = f"/workspaces/{_checked_gid(workspace_gid)}/teams"
         return self.get_page(path, offset=offset, opt_fields=opt_fields)
+
+    def users_page(self, workspace_gid: str, offset: str | None = None, *, opt_fields: OptFields = None) -> Page:
+        """A workspace's active users (``/users?workspace=``: paginated, sorted by gid, with no 2,000 cap)."""
+        params = {"workspace": _checked_gid(workspace_gid)}
+        return self.get_page("/users", params, offset=offset, opt_fields=opt_fields)
+
+    def team_memberships_page(self, team_gid: str, offset: str | None = None, *, opt_fields: OptFields = None) -> Page:
+        params = {"team": _checked_gid(team_gid, "team")}
+        return self.get_page("/team_memberships", params, offset=offset, opt_fields=opt_fields)
+
+    def project_tasks_page(
+        self,
+        project_gid: str,
+        offset: str | None = None,
+        *,
+        opt_fields: OptFields = None,
+        modified_since: str | None = None,
+    ) -> Page:
+        """A project's tasks (``/tasks?project=``, which, unlike ``/projects/{gid}/tasks``, takes ``modified_since``:
+        only tasks changed since then, an ISO 8601 time)."""
+        params = {"project": _checked_gid(project_gid, "project"), "modified_since": modified_since}
+        return self.get_page("/tasks", params, offset=offset, opt_fields=opt_fields)
+
+    def events(self, resource_gid: str, sync_token: str | None) -> EventsPage:
+        """The events of a task or project since ``sync_token``. Without a token, or with one Asana no longer
+        accepts, Asana answers 412 with a fresh token: raised as ``SyncTokenExpired`` carrying it."""
+        params = {"resource": _checked_gid(resource_gid, "resource"), "sync": sync_token}
+        body = self.request("GET", "/events", params=params)
+        sync = body.get("sync")
+        if not isinstance(sync, str) or not sync:
+            raise AsanaError(
+                "Asana answered GET /events without a sync token.",
+                "A proxy may be answering instead of Asana: check ASANA_PROXY and ASANA_API_BASE_URL.",
+                code="asana_bad_response",
+            )
+        return EventsPage(data=_data_list(body), sync=sync, has_more=body.get("has_more") is True)
 
     # --- The request loop -------------------------------------------------------------------------------------------
 
@@ -182,7 +258,13 @@ class AsanaClient:
         renewed = False
         retries = 0
         while True:
+            if self._observer is not None:
+                self._observer.before_request()
             outcome = self._attempt(method, path, token, params, json, attempt=retries + 1 + int(renewed))
+            if self._observer is not None:
+                self._observer.after_response(
+                    outcome.status_code if isinstance(outcome, requests.Response) else outcome.code
+                )
             if isinstance(outcome, requests.Response) and outcome.status_code == 401:
                 if renewed:
                     raise AsanaAuthenticationFailed()
@@ -192,6 +274,8 @@ class AsanaClient:
             delay = self._retry_delay(method, outcome, retries)
             if delay is None:
                 return self._result(method, path, outcome, token)
+            if self._observer is not None:
+                self._observer.retried()
             self._sleep(delay)
             retries += 1
 
@@ -255,6 +339,8 @@ class AsanaClient:
     def _rate_limit_delay(self, response: requests.Response, retries: int) -> float:
         wait = _retry_after(response)
         _count("AsanaRateLimited")
+        if self._observer is not None:
+            self._observer.rate_limited(wait)
         if retries >= self._config.asana_max_retries or not self._fits(wait):
             raise rate_limited(wait)
         logger.warning("Asana rate limit hit; waiting", extra={"retry": retries + 1, "wait_s": wait})
@@ -272,7 +358,11 @@ class AsanaClient:
         if isinstance(outcome, AsanaError):
             raise outcome
         if not 200 <= outcome.status_code < 300:
-            raise error_for_status(method, path, outcome.status_code, _scrub(_asana_message(outcome), token))
+            message = _scrub(_asana_message(outcome), token)
+            fresh_sync = _sync_token(outcome) if outcome.status_code == 412 else None
+            if fresh_sync is not None:
+                raise SyncTokenExpired(fresh_sync, f"{method} {path}", message)
+            raise error_for_status(method, path, outcome.status_code, message)
         return _json_envelope(method, path, outcome)
 
 
@@ -285,12 +375,12 @@ def _clean_path(path: str) -> str:
     return path if path.startswith("/") else f"/{path}"
 
 
-def _checked_gid(gid: str) -> str:
-    # The gid is put into a URL path: only Asana's numeric gids are accepted, so no input can change the path.
+def _checked_gid(gid: str, kind: str = "workspace") -> str:
+    # The gid is put into a URL path or query: only Asana's numeric gids are accepted, so no input can change either.
     if not _GID.fullmatch(gid):
         raise InvalidInput(
-            f"'{gid[:40]}' is not an Asana workspace id.",
-            "Pick the workspace from the list the integration shows; Asana ids are numeric.",
+            f"'{gid[:40]}' is not an Asana {kind} id.",
+            f"Pick the {kind} from the list the integration shows; Asana ids are numeric.",
         )
     return gid
 
@@ -357,6 +447,16 @@ def _next_offset(body: dict[str, Any]) -> str | None:
     return None
 
 
+def _sync_token(response: requests.Response) -> str | None:
+    """The fresh ``sync`` token of an Events API 412 (``{"errors": [...], "sync": "..."}``), if there is one."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    sync = body.get("sync") if isinstance(body, dict) else None
+    return sync if isinstance(sync, str) and sync else None
+
+
 def _retry_after(response: requests.Response) -> int:
     """Seconds from the ``Retry-After`` header (rounded up), or 30 when it is missing or not a number."""
     try:
@@ -409,4 +509,4 @@ def _count(name: str) -> None:
         logger.debug("Metric not recorded", extra={"metric": name})
 
 
-__all__ = ["AsanaClient", "Page"]
+__all__ = ["AsanaClient", "CallObserver", "EventsPage", "Page"]

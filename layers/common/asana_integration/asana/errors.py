@@ -45,6 +45,20 @@ def rate_limited(wait: int) -> AsanaRateLimited:
     )
 
 
+class SyncTokenExpired(AsanaRequestRejected):
+    """The Events API refused a sync token (412): none was sent, it expired, or Asana dropped it under load. The
+    fresh token Asana sent with the 412 reads events from now on; what happened before it needs a full listing."""
+
+    code = "asana_sync_token_expired"
+
+    def __init__(self, new_token: str, where: str, message: str) -> None:
+        super().__init__(
+            f"Asana no longer accepts the sync token for {where}: {message}",
+            "Nothing to do: the integration lists the resource again in full and continues with the new token.",
+        )
+        self.new_token = new_token
+
+
 # status → (error class, code or None for the class's own, message template, fix). 401 and 429 never get here.
 _STATUS_ERRORS: dict[int, tuple[type[AsanaError], str | None, str, str]] = {
     400: (
