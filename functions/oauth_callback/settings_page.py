@@ -1,4 +1,4 @@
-"""The admin settings page: ``page/index.html`` with its stylesheet, script and bootstrap JSON filled in.
+"""The admin settings page: ``page/index.html`` with its stylesheet, script, panels and bootstrap JSON filled in.
 
 The files are read once per execution environment. Each response gets its own CSP nonce, so the only script and style
 that run are the ones inlined here; ``frame-ancestors`` lets SecureDB's UI (the tenant hosts) embed the page and no
@@ -22,16 +22,30 @@ from asana_integration.tenant_urls import TenantUrls
 
 PAGE_DIR = Path(__file__).resolve().parent / "page"
 API_BASE = "/asana/api"
-_PLACEHOLDER = re.compile(r"\{\{(NONCE|STYLE|SCRIPT|BOOTSTRAP_JSON)\}\}")
+# Parts of the page kept in files of their own: ``page/<name>.js`` and its ``page/<name>.css``. Their styles follow
+# the page's; their scripts run before the page's, so they listen before the page announces an admin.
+PANELS = ("sync-panel",)
+_PLACEHOLDER = re.compile(r"\{\{(NONCE|STYLE|SCRIPT|PANEL_SCRIPTS|BOOTSTRAP_JSON)\}\}")
 
 
 @cache
-def _assets() -> tuple[str, str, str]:
-    return (
-        (PAGE_DIR / "index.html").read_text(encoding="utf-8"),
-        (PAGE_DIR / "settings.css").read_text(encoding="utf-8"),
-        (PAGE_DIR / "settings.js").read_text(encoding="utf-8"),
-    )
+def _assets() -> dict[str, str]:
+    def read(name: str) -> str:
+        return (PAGE_DIR / name).read_text(encoding="utf-8")
+
+    return {
+        "TEMPLATE": read("index.html"),
+        "STYLE": "\n".join([read("settings.css"), *(read(f"{panel}.css") for panel in PANELS)]),
+        "SCRIPT": read("settings.js"),
+        "PANEL_SCRIPTS": "\n".join(read(f"{panel}.js") for panel in PANELS),
+    }
+
+
+def page_html(nonce: str, bootstrap: dict[str, Any]) -> str:
+    """The filled-in page: one pass, so text substituted in (a script, a stylesheet) is never scanned again."""
+    assets = _assets()
+    values = {**assets, "NONCE": nonce, "BOOTSTRAP_JSON": script_safe_json(bootstrap)}
+    return _PLACEHOLDER.sub(lambda match: values[match.group(1)], assets["TEMPLATE"])
 
 
 def outcome_from_query(query: dict[str, str], urls: TenantUrls) -> dict[str, Any] | None:
@@ -45,12 +59,9 @@ def outcome_from_query(query: dict[str, str], urls: TenantUrls) -> dict[str, Any
 
 def render(config: Config, outcome: dict[str, Any] | None) -> tuple[str, dict[str, str]]:
     """The page's HTML and its security headers (the caller sets the text/html content type)."""
-    template, style, script = _assets()
     nonce = secrets.token_urlsafe(18)
     bootstrap = {"api_base": API_BASE, "outcome": outcome, "dev_signin_url": config.dev_signin_url}
-    values = {"NONCE": nonce, "STYLE": style, "SCRIPT": script, "BOOTSTRAP_JSON": script_safe_json(bootstrap)}
-    # One pass: text substituted in (the script, the stylesheet) is never scanned for placeholders again.
-    html = _PLACEHOLDER.sub(lambda match: values[match.group(1)], template)
+    html = page_html(nonce, bootstrap)
     headers = {
         "Cache-Control": "no-store",
         "Content-Security-Policy": content_security_policy(nonce, config),

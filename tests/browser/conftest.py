@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
 import shutil
 import tempfile
@@ -32,7 +31,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-PAGE_DIR = Path(__file__).resolve().parents[2] / "functions" / "oauth_callback" / "page"
 
 
 @pytest.fixture(scope="session")
@@ -113,17 +111,10 @@ def content_security_policy(nonce: str, frame_ancestors: str = "'self'") -> str:
 
 
 def render_page(bootstrap: dict[str, Any], nonce: str) -> str:
-    """Fill the template as functions/oauth_callback/settings_page.py does: one pass, script-safe JSON."""
-    from functions.oauth_callback.settings_page import script_safe_json
+    """The page exactly as functions/oauth_callback/settings_page.py fills it (panels included)."""
+    from functions.oauth_callback.settings_page import page_html
 
-    values = {
-        "NONCE": nonce,
-        "STYLE": (PAGE_DIR / "settings.css").read_text(encoding="utf-8"),
-        "SCRIPT": (PAGE_DIR / "settings.js").read_text(encoding="utf-8"),
-        "BOOTSTRAP_JSON": script_safe_json(bootstrap),
-    }
-    template = (PAGE_DIR / "index.html").read_text(encoding="utf-8")
-    return re.sub(r"\{\{(NONCE|STYLE|SCRIPT|BOOTSTRAP_JSON)\}\}", lambda match: values[match.group(1)], template)
+    return page_html(nonce, bootstrap)
 
 
 @dataclass

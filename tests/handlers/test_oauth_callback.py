@@ -521,7 +521,9 @@ def test_the_page_is_served_with_a_strict_per_response_csp(oauth, path):
     assert f"style-src 'nonce-{nonce}'" in csp
     assert "default-src 'none'" in csp
     assert "frame-ancestors 'self' https://expand.securedb.io https://*.expand.securedb.io" in csp
-    assert first["body"].count(f'nonce="{nonce}"') == 3
+    # Each element that runs or styles carries it: the stylesheet, the bootstrap JSON, the panels' and the page's code.
+    assert first["body"].count(f'nonce="{nonce}"') == 4
+    assert first["body"].count("<script") + first["body"].count("<style") == 4
     assert "{{" not in first["body"]
     assert nonce not in second["headers"]["Content-Security-Policy"]
     assert bootstrap_of(first) == {"api_base": "/asana/api", "outcome": None, "dev_signin_url": None}

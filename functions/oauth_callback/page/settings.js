@@ -344,6 +344,7 @@
       show("member-note", false);
       show("org", true);
       renderSettings(status);
+      announceAdmin();
     } catch (error) {
       if (seq !== state.loadSeq || error.status === 401) { return; }
       if (error.status === 403) {
@@ -820,6 +821,19 @@
     try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
     area.remove();
     return ok;
+  }
+
+  // ---------------------------------------------------------------------------------------------- page panels --
+
+  /* Panels in their own files (page/sync-panel.js …) share this page's session instead of keeping their own: once
+   * the caller is known to be an admin, they receive the API helper (bearer token, 401 handling and sign-in prompt
+   * included) and the notice, busy and confirmation helpers, in a "securedb:asana:admin-ready" event on document. */
+  var panelTools = Object.freeze({
+    api: api, notify: notify, reportError: reportError, busy: busy, confirmAction: confirmAction, formatTime: formatTime
+  });
+
+  function announceAdmin() {
+    document.dispatchEvent(new CustomEvent("securedb:asana:admin-ready", { detail: panelTools }));
   }
 
   // ---------------------------------------------------------------------------------------------------- wire --
