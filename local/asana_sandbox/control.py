@@ -29,7 +29,8 @@ def _body() -> dict[str, Any]:
 def reset(state: SandboxState) -> None:
     """Clear every switch and counter and restore default settings.
 
-    Issued tokens, registered apps and PATs stay, so a running stack keeps its connection across e2e tests.
+    Issued tokens, registered apps and PATs stay, so a running stack keeps its connection across e2e tests. The Asana
+    data and its events stay too: `POST /_sandbox/dataset` (control_data.py) restores pristine data.
     """
     state.faults.reset()
     state.limiter.reset()

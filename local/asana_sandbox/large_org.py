@@ -123,8 +123,10 @@ class _Generator:
                 raise ValueError(f"{name} must be at least {minimum} (the demo organization's own)")
         if size.task_projects < 1 or size.deactivated_users < 0:
             raise ValueError("task_projects must be at least 1 and deactivated_users at least 0")
-        if size.projects - demo.ORG_PROJECT_COUNT < size.task_projects and size.imported_tasks > demo.DEMO_TASK_COUNT:
-            raise ValueError("there must be at least task_projects generated projects to hold the generated tasks")
+        # Tasks go to generated projects that are not archived (every tenth is).
+        holders = sum(1 for number in range(demo.ORG_PROJECT_COUNT + 1, size.projects + 1) if number % 10)
+        if holders < size.task_projects and size.imported_tasks > demo.DEMO_TASK_COUNT:
+            raise ValueError(f"{size.projects} projects leave {holders} unarchived generated ones for the tasks")
         self.active: list[str] = list(demo_members)
         self.deactivated: list[str] = []
 

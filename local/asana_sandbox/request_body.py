@@ -71,9 +71,6 @@ class Body:
             raise errors.not_a_number(name, value)
         return value
 
-    def optional_gid(self, name: str) -> str | None:
-        return None if self.data[name] is None else self.gid(name)
-
     def gid_list(self, name: str) -> list[str]:
         value = self.data[name]
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):

@@ -167,3 +167,9 @@ def test_the_dataset_control_rejects_bad_sizes(sandbox, body, error):
 
     assert response.status_code == 400
     assert error in response.json()["error"]
+
+
+def test_too_few_unarchived_projects_for_the_task_projects_is_refused():
+    # 231..240 are the generated projects; 240 is archived, so nine can hold tasks, not ten.
+    with pytest.raises(ValueError, match="leave 9 unarchived"):
+        build_large_org(projects=240, imported_tasks=100, task_projects=10)
