@@ -106,6 +106,23 @@ class ConnectionRequired(IntegrationError):
     code = "requires_connection"
 
 
+class DisconnectInProgress(IntegrationError):
+    """The organization's secret is still being deleted by a disconnect moments ago; AWS completes that shortly.
+
+    409, not 5xx: nothing is broken, the request only conflicts with a deletion that has not finished yet.
+    """
+
+    status = 409
+    code = "disconnect_in_progress"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "A disconnect is still being completed; try again in a minute.",
+            "Wait a minute, then try again. Nothing was changed.",
+            retry_after=60,
+        )
+
+
 class OAuthFlowError(IntegrationError):
     """A failed OAuth redirect or code exchange; shown on the settings page, never stores anything."""
 

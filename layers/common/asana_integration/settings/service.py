@@ -98,7 +98,7 @@ class OrganizationSettingsService:
         if "pat" in update.model_fields_set:
             pat = update.pat  # a new PAT, or an explicit null that removes the stored one
         credentials = OrgCredentials(client_id=update.client_id, client_secret=client_secret, pat=pat)
-        self._credentials.save(caller.org_id, credentials)
+        self._credentials.save(caller.org_id, credentials, remaining_time_ms=remaining_time_ms)
         logger.info(
             "organization settings saved",
             extra={
