@@ -112,7 +112,13 @@ def current_caller(app: APIGatewayHttpResolver) -> Caller:
 
 
 def current_tenant_urls(app: APIGatewayHttpResolver) -> TenantUrls:
-    return tenant_urls(get_config(), app.current_event.headers.get("host"))
+    """The tenant's URLs for the domain the request arrived on, as API Gateway saw it (``requestContext.domainName``).
+
+    Not the ``Host`` header, which the client (or anything between it and API Gateway) writes: API Gateway fills
+    ``domainName`` from the custom domain the request was actually received on. Only an allow-listed domain is used
+    (``tenant_urls``), so the API's own ``execute-api`` domain falls back to ``PUBLIC_BASE_URL``.
+    """
+    return tenant_urls(get_config(), app.current_event.request_context.domain_name)
 
 
 def _field_error(item: dict[str, Any]) -> dict[str, str]:
