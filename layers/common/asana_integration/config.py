@@ -37,6 +37,8 @@ class Config(BaseModel):
     claim_user: Annotated[str, Field(alias="CLAIM_USER_ID")] = "sub"
     claim_roles: Annotated[str, Field(alias="CLAIM_ROLES")] = "roles"
     admin_role: Annotated[str, Field(alias="ADMIN_ROLE")] = "admin"
+    # The claim with the user's email: email matching of Asana users to SecureDB users compares with it (mapping/).
+    claim_email: Annotated[str, Field(alias="CLAIM_EMAIL")] = "email"
 
     oauth_scopes_mode: Annotated[Literal["default", "granular"], Field(alias="OAUTH_SCOPES_MODE")] = "default"
     oauth_granular_scopes: Annotated[str, Field(alias="OAUTH_GRANULAR_SCOPES")] = RECOMMENDED_SCOPES
@@ -44,7 +46,10 @@ class Config(BaseModel):
 
     asana_api_base_url: Annotated[str, Field(alias="ASANA_API_BASE_URL")] = "https://app.asana.com/api/1.0"
     asana_oauth_base_url: Annotated[str, Field(alias="ASANA_OAUTH_BASE_URL")] = "https://app.asana.com/-"
-    asana_proxy: Annotated[str | None, Field(alias="ASANA_PROXY")] = None
+    # The outbound proxy's URL may carry its credentials, so a deployment keeps it in Secrets Manager and names the
+    # secret here (asana/transport.py reads it); ASANA_PROXY holds the URL itself, for local development only.
+    asana_proxy_secret_arn: Annotated[str | None, Field(alias="ASANA_PROXY_SECRET_ARN")] = None
+    asana_proxy: Annotated[str | None, Field(alias="ASANA_PROXY", repr=False)] = None
     asana_ca_bundle: Annotated[str | None, Field(alias="ASANA_CA_BUNDLE")] = None
     asana_timeout_seconds: Annotated[float, Field(alias="ASANA_TIMEOUT_SECONDS", gt=0, le=60)] = 10.0
     asana_max_retries: Annotated[int, Field(alias="ASANA_MAX_RETRIES", ge=0, le=10)] = 3
@@ -59,7 +64,7 @@ class Config(BaseModel):
             return tuple(host.strip().lower() for host in value.split(",") if host.strip())
         return value
 
-    @field_validator("asana_proxy", "asana_ca_bundle", "mirror_table_name", "sync_queue_url", mode="before")
+    @field_validator("asana_proxy_secret_arn", "asana_proxy", "asana_ca_bundle", "mirror_table_name", "sync_queue_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         # CloudFormation parameters cannot be null, so an empty string means "not configured".

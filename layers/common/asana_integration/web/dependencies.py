@@ -24,9 +24,16 @@ from aws_lambda_powertools.event_handler.depends import Depends
 
 from asana_integration.config import Config, get_config
 from asana_integration.connections.service import ConnectionService
+from asana_integration.mapping.service import UserDirectory
 from asana_integration.settings.service import OrganizationSettingsService
+from asana_integration.stores.connections import ConnectionStore
 from asana_integration.stores.credentials import CredentialStore
+from asana_integration.stores.field_crypto import TokenCipher
+from asana_integration.stores.mirror import MirrorStore
+from asana_integration.stores.mirror_lookup import MirrorLookup
 from asana_integration.stores.organizations import OrganizationRegistry
+from asana_integration.stores.signed_in_users import SignedInUserStore
+from asana_integration.stores.user_mappings import ManualMappingStore
 from asana_integration.stores.verifications import VerificationStore
 
 if TYPE_CHECKING:
@@ -73,6 +80,34 @@ class Services:
             self.config, self.credentials, self.connections, self.verifications, self.organizations
         )
 
+    # --- The data sync's mirror (MirrorTable) and the users' mapping ----------------------------------------------
+
+    @cached_property
+    def mirror_table(self) -> Table:
+        if self.config.mirror_table_name is None:
+            raise RuntimeError("MIRROR_TABLE_NAME is not set: this function has no access to the mirror table")
+        return boto3.resource("dynamodb").Table(self.config.mirror_table_name)
+
+    @cached_property
+    def mirror(self) -> MirrorStore:
+        return MirrorStore(self.mirror_table)
+
+    @cached_property
+    def signed_in_users(self) -> SignedInUserStore:
+        return SignedInUserStore(self.mirror_table)
+
+    @cached_property
+    def user_directory(self) -> UserDirectory:
+        # Listing connections reads who authorized as whom; it never decrypts a token, so KMS is never called.
+        connection_records = ConnectionStore(self.table, TokenCipher(boto3.client("kms"), self.config.kms_key_id))
+        return UserDirectory(
+            self.mirror,
+            MirrorLookup(self.mirror_table),
+            ManualMappingStore(self.mirror_table),
+            self.signed_in_users,
+            connection_records,
+        )
+
 
 @dataclass
 class _Current:
@@ -99,3 +134,7 @@ def get_connection_service(services: EnvironmentServices) -> ConnectionService:
 
 def get_settings_service(services: EnvironmentServices) -> OrganizationSettingsService:
     return services.settings
+
+
+def get_user_directory(services: EnvironmentServices) -> UserDirectory:
+    return services.user_directory
