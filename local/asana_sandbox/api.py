@@ -34,7 +34,8 @@ from local.asana_sandbox.errors import AsanaError
 from local.asana_sandbox.models import Principal, Project, Section, Task, Team, User, Workspace
 from local.asana_sandbox.pagination import paginate, parse_page_request
 from local.asana_sandbox.render import Resource, parse_opt_fields, render
-from local.asana_sandbox.state import SandboxState
+from local.asana_sandbox.state import SandboxState, current_state
+from local.asana_sandbox.store import SandboxStore
 
 API_PREFIX = "/api/1.0"
 # Asana caps the unpaginated member listings at 2,000 users.
@@ -77,12 +78,19 @@ def bool_param(param: str) -> bool | None:
 
 
 class Api:
-    """Access rules and listing helpers bound to one sandbox's state."""
+    """Access rules and listing helpers, acting on the state of the sandbox serving the current request."""
 
-    def __init__(self, state: SandboxState) -> None:
-        self.state = state
-        self.store = state.store
-        self.changes: Changes = state.changes
+    @property
+    def state(self) -> SandboxState:
+        return current_state()
+
+    @property
+    def store(self) -> SandboxStore:
+        return current_state().store
+
+    @property
+    def changes(self) -> Changes:
+        return current_state().changes
 
     # --- Access -----------------------------------------------------------------------------------------------
     def user_workspaces(self, principal: Principal) -> list[Workspace]:
@@ -215,7 +223,6 @@ def register_read_routes(app: Flask, api: Api) -> None:
 
 
 def _register_user_routes(app: Flask, api: Api) -> None:
-    store = api.store
 
     @app.get(f"{API_PREFIX}/users/<user_ref>")
     def get_user(user_ref: str) -> tuple[Response, int]:
@@ -229,17 +236,16 @@ def _register_user_routes(app: Flask, api: Api) -> None:
             [api.workspace(principal, "workspace", workspace_gid)] if workspace_gid else api.user_workspaces(principal)
         )
         gids = {ws.gid for ws in workspaces}
-        with store.lock:
-            users = [u for u in store.users.values() if gids & set(u.workspace_gids)]
+        with api.store.lock:
+            users = [u for u in api.store.users.values() if gids & set(u.workspace_gids)]
         if team_gid:
             team = api.team(principal, "team", team_gid)
-            users = [u for u in users if store.is_team_member(team.gid, u.gid)]
+            users = [u for u in users if api.store.is_team_member(team.gid, u.gid)]
         # Asana: "Results are sorted by user ID."
         return api.listing(sorted(users, key=lambda u: int(u.gid)))
 
 
 def _register_workspace_routes(app: Flask, api: Api) -> None:
-    store = api.store
 
     @app.get(f"{API_PREFIX}/workspaces")
     def get_workspaces() -> Response:
@@ -257,10 +263,10 @@ def _register_workspace_routes(app: Flask, api: Api) -> None:
         workspace = api.workspace(principal, "workspace", workspace_gid)
         if not workspace.is_organization:
             raise AsanaError(400, errors.NOT_AN_ORGANIZATION)
-        with store.lock:
+        with api.store.lock:
             teams = [
                 t
-                for t in store.teams.values()
+                for t in api.store.teams.values()
                 if t.organization_gid == workspace.gid and api.team_visible(principal, t)
             ]
         teams.sort(key=lambda t: (t.name.lower(), t.gid))
@@ -270,15 +276,15 @@ def _register_workspace_routes(app: Flask, api: Api) -> None:
     def get_users_for_workspace(workspace_gid: str) -> Response:
         principal = require_scope("users:read")
         workspace = api.workspace(principal, "workspace", workspace_gid)
-        with store.lock:
-            members = [u for u in store.users.values() if workspace.gid in u.workspace_gids]
+        with api.store.lock:
+            members = [u for u in api.store.users.values() if workspace.gid in u.workspace_gids]
         return api.listing(_by_name(members), paginated=False)
 
     @app.get(f"{API_PREFIX}/teams/<team_gid>/users")
     def get_users_for_team(team_gid: str) -> Response:
         principal = require_scope("users:read")
         team = api.team(principal, "team", team_gid)
-        return api.listing(_by_name(store.team_members(team.gid)), paginated=False)
+        return api.listing(_by_name(api.store.team_members(team.gid)), paginated=False)
 
 
 def _register_project_listing_routes(app: Flask, api: Api) -> None:

@@ -24,11 +24,11 @@ NOT_AN_EVENT_RESOURCE = "resource: Events can be read for a task, project or goa
 
 
 def register_event_routes(app: Flask, api: Api) -> None:
-    store, log = api.store, api.state.events
 
     @app.get(f"{API_PREFIX}/events")
     def get_events() -> tuple[Response, int]:
         principal = require_scope(None)
+        store, log = api.store, api.state.events
         raw = request.args.get("resource")
         if not raw:
             raise missing("resource")

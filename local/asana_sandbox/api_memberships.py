@@ -22,13 +22,13 @@ TEAM_OR_USER_REQUIRED = "Must specify either team, or user and workspace."
 
 
 def register_membership_routes(app: Flask, api: Api) -> None:
-    store = api.store
 
     def of_team(team: Team) -> list[TeamMembership]:
-        with store.lock:
-            return sorted(store.memberships_by_team.get(team.gid, {}).values(), key=lambda m: int(m.gid))
+        with api.store.lock:
+            return sorted(api.store.memberships_by_team.get(team.gid, {}).values(), key=lambda m: int(m.gid))
 
     def of_user(principal: Principal, user: User, workspace: Workspace) -> list[TeamMembership]:
+        store = api.store
         with store.lock:
             memberships = [
                 m
@@ -58,7 +58,7 @@ def register_membership_routes(app: Flask, api: Api) -> None:
     @app.get(f"{API_PREFIX}/team_memberships/<team_membership_gid>")
     def get_team_membership(team_membership_gid: str) -> tuple[Response, int]:
         principal = require_scope("team_memberships:read")
-        membership = store.team_memberships.get(gid_param("team_membership", team_membership_gid))
+        membership = api.store.team_memberships.get(gid_param("team_membership", team_membership_gid))
         if membership is None:
             raise errors.unknown_object("team_membership", team_membership_gid)
         api.team(principal, "team", membership.team_gid)

@@ -96,7 +96,6 @@ def _project_fields(api: Api, principal: Principal, body: Body, workspace: Works
 
 
 def register_project_routes(app: Flask, api: Api) -> None:
-    changes = api.changes
 
     @app.get(f"{API_PREFIX}/projects/<project_gid>")
     def get_project(project_gid: str) -> tuple[Response, int]:
@@ -119,7 +118,7 @@ def register_project_routes(app: Flask, api: Api) -> None:
         if workspace.is_organization and "team" not in body:
             raise AsanaError(400, TEAM_REQUIRED)
         fields = {"owner_gid": principal.user_gid, **_project_fields(api, principal, body, workspace)}
-        return api.one(changes.create_project(principal.user_gid, workspace_gid=workspace.gid, fields=fields), 201)
+        return api.one(api.changes.create_project(principal.user_gid, workspace_gid=workspace.gid, fields=fields), 201)
 
     @app.put(f"{API_PREFIX}/projects/<project_gid>")
     def update_project(project_gid: str) -> tuple[Response, int]:
@@ -127,11 +126,11 @@ def register_project_routes(app: Flask, api: Api) -> None:
         project = api.project(principal, "project", project_gid)
         body = Body(PROJECT_UPDATE_WRITABLE, PROJECT_UPDATE_MODELLED)
         workspace = api.store.workspaces[project.workspace_gid]
-        changes.update_project(principal.user_gid, project, _project_fields(api, principal, body, workspace))
+        api.changes.update_project(principal.user_gid, project, _project_fields(api, principal, body, workspace))
         return api.one(project)
 
     @app.delete(f"{API_PREFIX}/projects/<project_gid>")
     def delete_project(project_gid: str) -> Response:
         principal = require_scope("projects:delete")
-        changes.delete_project(principal.user_gid, api.project(principal, "project", project_gid))
+        api.changes.delete_project(principal.user_gid, api.project(principal, "project", project_gid))
         return empty()

@@ -81,13 +81,12 @@ def _completed_filter(tasks: list[Task]) -> list[Task]:
 
 
 def _register_task_reads(app: Flask, api: Api) -> None:
-    store = api.store
 
     @app.get(f"{API_PREFIX}/projects/<project_gid>/tasks")
     def get_tasks_for_project(project_gid: str) -> Response:
         principal = require_scope("tasks:read")
         project = api.project(principal, "project", project_gid)
-        return api.listing(_completed_filter(store.project_tasks(project)))
+        return api.listing(_completed_filter(api.store.project_tasks(project)))
 
     @app.get(f"{API_PREFIX}/tasks")
     def get_tasks() -> Response:
@@ -98,18 +97,18 @@ def _register_task_reads(app: Flask, api: Api) -> None:
         if len(chosen) + by_assignee != 1 or (by_assignee and not (args.get("assignee") and args.get("workspace"))):
             raise AsanaError(400, MUST_SPECIFY_ONE)
         if args.get("project"):
-            tasks = store.project_tasks(api.project(principal, "project", args["project"]))
+            tasks = api.store.project_tasks(api.project(principal, "project", args["project"]))
         elif args.get("section"):
             section = api.section(principal, "section", args["section"])
-            with store.lock:
-                tasks = [store.tasks[gid] for gid in section.task_gids]
+            with api.store.lock:
+                tasks = [api.store.tasks[gid] for gid in section.task_gids]
         elif args.get("tag"):
             raise errors.unknown_object("tag", args["tag"])
         else:
             workspace = api.workspace(principal, "workspace", args["workspace"])
             assignee = api.user(principal, "assignee", args["assignee"])
-            with store.lock:
-                candidates = list(store.tasks.values())
+            with api.store.lock:
+                candidates = list(api.store.tasks.values())
             tasks = sorted(
                 (
                     t
@@ -135,8 +134,8 @@ def _register_task_reads(app: Flask, api: Api) -> None:
     def get_sections_for_project(project_gid: str) -> Response:
         principal = require_scope(None)
         project = api.project(principal, "project", project_gid)
-        with store.lock:
-            sections = [store.sections[gid] for gid in project.section_gids]
+        with api.store.lock:
+            sections = [api.store.sections[gid] for gid in project.section_gids]
         return api.listing(sections)
 
 
@@ -186,7 +185,6 @@ def _position(
 
 
 def _register_task_writes(app: Flask, api: Api) -> None:
-    changes = api.changes
 
     @app.post(f"{API_PREFIX}/tasks")
     def create_task() -> tuple[Response, int]:
@@ -204,7 +202,9 @@ def _register_task_writes(app: Flask, api: Api) -> None:
         if any(p.workspace_gid != workspace_gid for p in projects):
             raise AsanaError(400, "projects: Every project must be in the task's workspace.")
         fields = _task_fields(api, principal, body, workspace_gid)
-        task = changes.create_task(principal.user_gid, workspace_gid=workspace_gid, projects=projects, fields=fields)
+        task = api.changes.create_task(
+            principal.user_gid, workspace_gid=workspace_gid, projects=projects, fields=fields
+        )
         return api.one(task, 201)
 
     @app.put(f"{API_PREFIX}/tasks/<task_gid>")
@@ -212,13 +212,13 @@ def _register_task_writes(app: Flask, api: Api) -> None:
         principal = require_scope("tasks:write")
         task = api.task(principal, "task", task_gid)
         body = Body(TASK_UPDATE_WRITABLE, TASK_UPDATE_MODELLED)
-        changes.update_task(principal.user_gid, task, _task_fields(api, principal, body, task.workspace_gid))
+        api.changes.update_task(principal.user_gid, task, _task_fields(api, principal, body, task.workspace_gid))
         return api.one(task)
 
     @app.delete(f"{API_PREFIX}/tasks/<task_gid>")
     def delete_task(task_gid: str) -> Response:
         principal = require_scope("tasks:delete")
-        changes.delete_task(principal.user_gid, api.task(principal, "task", task_gid))
+        api.changes.delete_task(principal.user_gid, api.task(principal, "task", task_gid))
         return empty()
 
     @app.post(f"{API_PREFIX}/tasks/<task_gid>/addProject")
@@ -232,7 +232,7 @@ def _register_task_writes(app: Flask, api: Api) -> None:
         if project.workspace_gid != task.workspace_gid:
             raise AsanaError(400, "project: The project must be in the task's workspace.")
         section, before, after = _position(api, principal, task, project, body)
-        changes.add_task_to_project(
+        api.changes.add_task_to_project(
             principal.user_gid,
             task,
             project,
@@ -252,5 +252,5 @@ def _register_task_writes(app: Flask, api: Api) -> None:
         if "project" not in body:
             raise missing("project")
         project = api.project(principal, "project", body.gid("project"))
-        changes.remove_task_from_project(principal.user_gid, task, project)
+        api.changes.remove_task_from_project(principal.user_gid, task, project)
         return empty()

@@ -1,4 +1,7 @@
-"""Builds the Flask app for one sandbox instance and wires the cross-cutting behaviour every request goes through.
+"""Builds the Flask app every sandbox shares and wires the cross-cutting behaviour every request goes through.
+
+The app holds no state: each request acts on the state its sandbox's server put into the environ (state.py), so one
+app, built once per process, serves any number of isolated sandboxes.
 
 Order per request: fault switches (delay, forced 429, injected 5xx) → per-token rate limit → authentication (API
 only) → the route. Every answered request is recorded afterwards (see recorder.py).
@@ -7,6 +10,7 @@ only) → the route. Every answered request is recorded afterwards (see recorder
 from __future__ import annotations
 
 import time
+from functools import cache
 
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -20,7 +24,7 @@ from local.asana_sandbox.control import CONTROL_PREFIX, register_control_routes
 from local.asana_sandbox.errors import RATE_LIMITED, SERVER_ERROR, AsanaError, error_body
 from local.asana_sandbox.oauth import OAUTH_PREFIX, register_oauth_routes
 from local.asana_sandbox.recorder import RecordedRequest
-from local.asana_sandbox.state import SandboxState
+from local.asana_sandbox.state import current_state
 
 
 def _asana_error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -30,7 +34,13 @@ def _asana_error(status: int, message: str, headers: dict[str, str] | None = Non
     return response
 
 
-def create_app(state: SandboxState) -> Flask:
+@cache
+def shared_app() -> Flask:
+    """The one app of this process (Flask compiles every route when it is added: worth doing once)."""
+    return create_app()
+
+
+def create_app() -> Flask:
     app = Flask("asana_sandbox")
     # Keep keys in insertion order, as Asana's documented examples show them.
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -40,6 +50,7 @@ def create_app(state: SandboxState) -> Flask:
         path = request.path
         if path.startswith(CONTROL_PREFIX):
             return None
+        state = current_state()
         if path == f"{OAUTH_PREFIX}/oauth_token":
             # Recorded even when a fault answers first: tests count refresh *requests*, not successes.
             g.grant_type = request.form.get("grant_type") or None
@@ -63,7 +74,7 @@ def create_app(state: SandboxState) -> Flask:
     @app.after_request
     def record(response: Response) -> Response:
         if not request.path.startswith(CONTROL_PREFIX):
-            state.recorder.record(
+            current_state().recorder.record(
                 RecordedRequest(request.method, request.path, response.status_code, g.get("grant_type"))
             )
         return response
@@ -79,7 +90,7 @@ def create_app(state: SandboxState) -> Flask:
         message = "No matching route for request" if status in (404, 405) else (exc.description or "Error")
         return _asana_error(status, message)
 
-    api = Api(state)
+    api = Api()
     for register in (
         register_read_routes,
         register_project_routes,
@@ -88,6 +99,6 @@ def create_app(state: SandboxState) -> Flask:
         register_event_routes,
     ):
         register(app, api)
-    register_oauth_routes(app, state)
-    register_control_routes(app, state)
+    register_oauth_routes(app)
+    register_control_routes(app)
     return app

@@ -11,12 +11,12 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
-from local.asana_sandbox.control_data import data_handlers, register_event_inspector
+from local.asana_sandbox.control_data import DATA_HANDLERS, register_event_inspector
 from local.asana_sandbox.faults import CONTROL_PREFIX
 from local.asana_sandbox.pagination import DEFAULT_OFFSET_TTL_SECONDS
 from local.asana_sandbox.ratelimit import DEFAULT_REQUESTS_PER_MINUTE
 from local.asana_sandbox.recorder import Revocation
-from local.asana_sandbox.state import SandboxState
+from local.asana_sandbox.state import SandboxState, current_state
 
 __all__ = ["CONTROL_PREFIX", "register_control_routes", "reset", "revoke_refresh_tokens"]
 
@@ -60,128 +60,147 @@ def revoke_refresh_tokens(
     return count
 
 
-def register_control_routes(app: Flask, state: SandboxState) -> None:
-    store = state.store
+type Handler = Callable[[SandboxState, dict[str, Any]], dict[str, Any]]
 
-    def route(name: str, handler: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+
+def _errors(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
+    state.faults.inject_errors(int(body.get("count", 1)), int(body.get("status", 500)), body.get("path_prefix", ""))
+    return {"faults": state.faults.pending()}
+
+
+def _delay(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
+    state.faults.inject_delay(float(body["seconds"]), int(body.get("count", 1)), body.get("path_prefix", ""))
+    return {"faults": state.faults.pending()}
+
+
+def _rate_limit(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
+    state.faults.force_rate_limit(
+        int(body.get("count", 1)), int(body.get("retry_after", 1)), body.get("path_prefix", "")
+    )
+    return {"faults": state.faults.pending()}
+
+
+def _settings(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
+    store = state.store
+    if "requests_per_minute" in body:
+        state.limiter.per_minute = int(body["requests_per_minute"])
+    if "offset_ttl_seconds" in body:
+        state.offsets.ttl_seconds = float(body["offset_ttl_seconds"])
+    if "access_token_ttl_seconds" in body:
+        store.access_token_ttl_seconds = float(body["access_token_ttl_seconds"])
+    if "rotate_refresh_tokens" in body:
+        store.rotate_refresh_tokens = bool(body["rotate_refresh_tokens"])
+    if "sync_token_ttl_seconds" in body:
+        state.events.token_ttl_seconds = float(body["sync_token_ttl_seconds"])
+    if "event_retention_seconds" in body:
+        state.events.retention_seconds = float(body["event_retention_seconds"])
+    return {
+        "requests_per_minute": state.limiter.per_minute,
+        "offset_ttl_seconds": state.offsets.ttl_seconds,
+        "access_token_ttl_seconds": store.access_token_ttl_seconds,
+        "rotate_refresh_tokens": store.rotate_refresh_tokens,
+        "sync_token_ttl_seconds": state.events.token_ttl_seconds,
+        "event_retention_seconds": state.events.retention_seconds,
+    }
+
+
+def _fail_refresh(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
+    refresh_token = body.get("refresh_token")
+    state.store.fail_refreshes(bool(body.get("enabled", True)), str(refresh_token) if refresh_token else None)
+    return {}
+
+
+def _revoke(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
+    count = revoke_refresh_tokens(
+        state,
+        refresh_token=body.get("refresh_token"),
+        user_gid=body.get("user_gid"),
+        client_id=body.get("client_id"),
+    )
+    return {"revoked": count}
+
+
+def _expire_access_tokens(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
+    return {"expired": state.store.expire_access_tokens()}
+
+
+def _advance_clock(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
+    state.clock.advance(float(body["seconds"]))
+    return {}
+
+
+def _apps(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
+    registered = state.store.register_app(
+        body.get("name", "Sandbox test app"),
+        body["redirect_uris"],
+        full_permissions=bool(body.get("full_permissions", not body.get("scopes"))),
+        scopes=body.get("scopes", ()),
+        client_id=body.get("client_id"),
+        client_secret=body.get("client_secret"),
+    )
+    # The control API is loopback-only test tooling, so handing the fake secret back is the point.
+    return {"client_id": registered.client_id, "client_secret": registered.client_secret}
+
+
+def _redirect_uri(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
+    state.store.add_redirect_uri(str(body["client_id"]), str(body["redirect_uri"]))
+    return {"redirect_uris": list(state.store.apps[str(body["client_id"])].redirect_uris)}
+
+
+def _clear_requests(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
+    state.recorder.clear()
+    return {}
+
+
+def _pats(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
+    return {"token": state.store.issue_pat(str(body["user_gid"]))}
+
+
+def _revoke_pat(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
+    return {"revoked": state.store.revoke_pat(str(body["token"]))}
+
+
+def _reset(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
+    reset(state)
+    return {}
+
+
+HANDLERS: dict[str, Handler] = {
+    "faults/errors": _errors,
+    "faults/delay": _delay,
+    "faults/rate_limit": _rate_limit,
+    "settings": _settings,
+    "oauth/fail_refresh": _fail_refresh,
+    "oauth/revoke": _revoke,
+    "oauth/expire_access_tokens": _expire_access_tokens,
+    "clock/advance": _advance_clock,
+    "apps": _apps,
+    "apps/redirect_uri": _redirect_uri,
+    "requests/clear": _clear_requests,
+    "pats": _pats,
+    "pats/revoke": _revoke_pat,
+    "reset": _reset,
+    **DATA_HANDLERS,
+}
+
+
+def register_control_routes(app: Flask) -> None:
+    def route(name: str, handler: Handler) -> None:
         def view() -> Response | tuple[Response, int]:
             try:
-                return jsonify({"ok": True, **handler(_body())})
+                return jsonify({"ok": True, **handler(current_state(), _body())})
             except (KeyError, TypeError, ValueError) as exc:
                 return jsonify({"ok": False, "error": f"{type(exc).__name__}: {exc}"}), 400
 
         app.add_url_rule(f"{CONTROL_PREFIX}/{name}", f"control_{name.replace('/', '_')}", view, methods=["POST"])
 
-    def errors(body: dict[str, Any]) -> dict[str, Any]:
-        state.faults.inject_errors(int(body.get("count", 1)), int(body.get("status", 500)), body.get("path_prefix", ""))
-        return {"faults": state.faults.pending()}
-
-    def delay(body: dict[str, Any]) -> dict[str, Any]:
-        state.faults.inject_delay(float(body["seconds"]), int(body.get("count", 1)), body.get("path_prefix", ""))
-        return {"faults": state.faults.pending()}
-
-    def rate_limit(body: dict[str, Any]) -> dict[str, Any]:
-        state.faults.force_rate_limit(
-            int(body.get("count", 1)), int(body.get("retry_after", 1)), body.get("path_prefix", "")
-        )
-        return {"faults": state.faults.pending()}
-
-    def settings(body: dict[str, Any]) -> dict[str, Any]:
-        if "requests_per_minute" in body:
-            state.limiter.per_minute = int(body["requests_per_minute"])
-        if "offset_ttl_seconds" in body:
-            state.offsets.ttl_seconds = float(body["offset_ttl_seconds"])
-        if "access_token_ttl_seconds" in body:
-            store.access_token_ttl_seconds = float(body["access_token_ttl_seconds"])
-        if "rotate_refresh_tokens" in body:
-            store.rotate_refresh_tokens = bool(body["rotate_refresh_tokens"])
-        if "sync_token_ttl_seconds" in body:
-            state.events.token_ttl_seconds = float(body["sync_token_ttl_seconds"])
-        if "event_retention_seconds" in body:
-            state.events.retention_seconds = float(body["event_retention_seconds"])
-        return {
-            "requests_per_minute": state.limiter.per_minute,
-            "offset_ttl_seconds": state.offsets.ttl_seconds,
-            "access_token_ttl_seconds": store.access_token_ttl_seconds,
-            "rotate_refresh_tokens": store.rotate_refresh_tokens,
-            "sync_token_ttl_seconds": state.events.token_ttl_seconds,
-            "event_retention_seconds": state.events.retention_seconds,
-        }
-
-    def fail_refresh(body: dict[str, Any]) -> dict[str, Any]:
-        refresh_token = body.get("refresh_token")
-        store.fail_refreshes(bool(body.get("enabled", True)), str(refresh_token) if refresh_token else None)
-        return {}
-
-    def revoke(body: dict[str, Any]) -> dict[str, Any]:
-        count = revoke_refresh_tokens(
-            state,
-            refresh_token=body.get("refresh_token"),
-            user_gid=body.get("user_gid"),
-            client_id=body.get("client_id"),
-        )
-        return {"revoked": count}
-
-    def expire_access_tokens(body: dict[str, Any]) -> dict[str, Any]:
-        return {"expired": store.expire_access_tokens()}
-
-    def advance_clock(body: dict[str, Any]) -> dict[str, Any]:
-        state.clock.advance(float(body["seconds"]))
-        return {}
-
-    def apps(body: dict[str, Any]) -> dict[str, Any]:
-        registered = store.register_app(
-            body.get("name", "Sandbox test app"),
-            body["redirect_uris"],
-            full_permissions=bool(body.get("full_permissions", not body.get("scopes"))),
-            scopes=body.get("scopes", ()),
-            client_id=body.get("client_id"),
-            client_secret=body.get("client_secret"),
-        )
-        # The control API is loopback-only test tooling, so handing the fake secret back is the point.
-        return {"client_id": registered.client_id, "client_secret": registered.client_secret}
-
-    def redirect_uri(body: dict[str, Any]) -> dict[str, Any]:
-        store.add_redirect_uri(str(body["client_id"]), str(body["redirect_uri"]))
-        return {"redirect_uris": list(store.apps[str(body["client_id"])].redirect_uris)}
-
-    def clear_requests(body: dict[str, Any]) -> dict[str, Any]:
-        state.recorder.clear()
-        return {}
-
-    def pats(body: dict[str, Any]) -> dict[str, Any]:
-        return {"token": store.issue_pat(str(body["user_gid"]))}
-
-    def revoke_pat(body: dict[str, Any]) -> dict[str, Any]:
-        return {"revoked": store.revoke_pat(str(body["token"]))}
-
-    def reset_all(body: dict[str, Any]) -> dict[str, Any]:
-        reset(state)
-        return {}
-
-    for name, handler in {
-        "faults/errors": errors,
-        "faults/delay": delay,
-        "faults/rate_limit": rate_limit,
-        "settings": settings,
-        "oauth/fail_refresh": fail_refresh,
-        "oauth/revoke": revoke,
-        "oauth/expire_access_tokens": expire_access_tokens,
-        "clock/advance": advance_clock,
-        "apps": apps,
-        "apps/redirect_uri": redirect_uri,
-        "requests/clear": clear_requests,
-        "pats": pats,
-        "pats/revoke": revoke_pat,
-        "reset": reset_all,
-        **data_handlers(state),
-    }.items():
+    for name, handler in HANDLERS.items():
         route(name, handler)
-    register_event_inspector(app, state)
+    register_event_inspector(app)
 
     @app.get(f"{CONTROL_PREFIX}/requests")
     def requests_summary() -> Response:
-        return jsonify(state.recorder.summary())
+        return jsonify(current_state().recorder.summary())
 
     @app.get(f"{CONTROL_PREFIX}/health")
     def health() -> Response:

@@ -28,9 +28,9 @@ from flask import Flask, Response, jsonify, request
 
 from local.asana_sandbox import demo, large_org
 from local.asana_sandbox.faults import CONTROL_PREFIX
-from local.asana_sandbox.state import SandboxState
+from local.asana_sandbox.state import SandboxState, current_state
 
-type Handler = Callable[[dict[str, Any]], dict[str, Any]]
+type Handler = Callable[[SandboxState, dict[str, Any]], dict[str, Any]]
 
 
 def dataset_for(body: dict[str, Any]) -> demo.DemoData:
@@ -47,100 +47,111 @@ def dataset_for(body: dict[str, Any]) -> demo.DemoData:
     return large_org.build(large_org.OrgSize.from_json(body))
 
 
-def data_handlers(state: SandboxState) -> dict[str, Handler]:
-    changes, store = state.changes, state.store
-
-    def actor(body: dict[str, Any]) -> str | None:
-        value = body.get("actor_gid")
-        return str(value) if value is not None else None
-
-    def workspace(body: dict[str, Any]) -> str:
-        return str(body.get("workspace_gid", demo.ORG_WORKSPACE_GID))
-
-    def dataset(body: dict[str, Any]) -> dict[str, Any]:
-        state.load(dataset_for(body))
-        with store.lock:
-            return {
-                "users": len(store.users),
-                "teams": len(store.teams),
-                "team_memberships": len(store.team_memberships),
-                "projects": len(store.projects),
-                "tasks": len(store.tasks),
-            }
-
-    def add_user(body: dict[str, Any]) -> dict[str, Any]:
-        user_gid = body.get("user_gid")
-        user = changes.add_user(
-            actor(body),
-            workspace_gid=workspace(body),
-            name=body.get("name"),
-            email=body.get("email"),
-            user_gid=str(user_gid) if user_gid is not None else None,
-        )
-        return {"user_gid": user.gid}
-
-    def deactivate_user(body: dict[str, Any]) -> dict[str, Any]:
-        changes.deactivate_user(actor(body), str(body["user_gid"]), workspace(body))
-        return {}
-
-    def remove_user(body: dict[str, Any]) -> dict[str, Any]:
-        changes.remove_user(actor(body), str(body["user_gid"]), workspace(body))
-        return {}
-
-    def create_team(body: dict[str, Any]) -> dict[str, Any]:
-        team = changes.create_team(
-            actor(body),
-            workspace_gid=workspace(body),
-            name=str(body["name"]),
-            description=str(body.get("description", "")),
-            visibility=str(body.get("visibility", "public")),
-        )
-        return {"team_gid": team.gid}
-
-    def rename_team(body: dict[str, Any]) -> dict[str, Any]:
-        changes.rename_team(actor(body), str(body["team_gid"]), str(body["name"]))
-        return {}
-
-    def delete_team(body: dict[str, Any]) -> dict[str, Any]:
-        changes.delete_team(actor(body), str(body["team_gid"]))
-        return {}
-
-    def add_member(body: dict[str, Any]) -> dict[str, Any]:
-        membership = changes.add_team_member(
-            actor(body),
-            str(body["team_gid"]),
-            str(body["user_gid"]),
-            is_admin=bool(body.get("is_admin", False)),
-            is_guest=bool(body.get("is_guest", False)),
-        )
-        return {"team_membership_gid": membership.gid}
-
-    def remove_member(body: dict[str, Any]) -> dict[str, Any]:
-        changes.remove_team_member(actor(body), str(body["team_gid"]), str(body["user_gid"]))
-        return {}
-
-    def undelete_task(body: dict[str, Any]) -> dict[str, Any]:
-        changes.undelete_task(actor(body), str(body["task_gid"]))
-        return {}
-
-    return {
-        "dataset": dataset,
-        "users/add": add_user,
-        "users/deactivate": deactivate_user,
-        "users/remove": remove_user,
-        "teams/create": create_team,
-        "teams/rename": rename_team,
-        "teams/delete": delete_team,
-        "teams/add_member": add_member,
-        "teams/remove_member": remove_member,
-        "tasks/undelete": undelete_task,
-    }
+def _actor(body: dict[str, Any]) -> str | None:
+    value = body.get("actor_gid")
+    return str(value) if value is not None else None
 
 
-def register_event_inspector(app: Flask, state: SandboxState) -> None:
+def _workspace(body: dict[str, Any]) -> str:
+    return str(body.get("workspace_gid", demo.ORG_WORKSPACE_GID))
+
+
+def _dataset(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
+    state.load(dataset_for(body))
+    store = state.store
+    with store.lock:
+        return {
+            "users": len(store.users),
+            "teams": len(store.teams),
+            "team_memberships": len(store.team_memberships),
+            "projects": len(store.projects),
+            "tasks": len(store.tasks),
+        }
+
+
+def _add_user(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
+    user_gid = body.get("user_gid")
+    user = state.changes.add_user(
+        _actor(body),
+        workspace_gid=_workspace(body),
+        name=body.get("name"),
+        email=body.get("email"),
+        user_gid=str(user_gid) if user_gid is not None else None,
+    )
+    return {"user_gid": user.gid}
+
+
+def _deactivate_user(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
+    state.changes.deactivate_user(_actor(body), str(body["user_gid"]), _workspace(body))
+    return {}
+
+
+def _remove_user(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
+    state.changes.remove_user(_actor(body), str(body["user_gid"]), _workspace(body))
+    return {}
+
+
+def _create_team(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
+    team = state.changes.create_team(
+        _actor(body),
+        workspace_gid=_workspace(body),
+        name=str(body["name"]),
+        description=str(body.get("description", "")),
+        visibility=str(body.get("visibility", "public")),
+    )
+    return {"team_gid": team.gid}
+
+
+def _rename_team(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
+    state.changes.rename_team(_actor(body), str(body["team_gid"]), str(body["name"]))
+    return {}
+
+
+def _delete_team(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
+    state.changes.delete_team(_actor(body), str(body["team_gid"]))
+    return {}
+
+
+def _add_member(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
+    membership = state.changes.add_team_member(
+        _actor(body),
+        str(body["team_gid"]),
+        str(body["user_gid"]),
+        is_admin=bool(body.get("is_admin", False)),
+        is_guest=bool(body.get("is_guest", False)),
+    )
+    return {"team_membership_gid": membership.gid}
+
+
+def _remove_member(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
+    state.changes.remove_team_member(_actor(body), str(body["team_gid"]), str(body["user_gid"]))
+    return {}
+
+
+def _undelete_task(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
+    state.changes.undelete_task(_actor(body), str(body["task_gid"]))
+    return {}
+
+
+DATA_HANDLERS: dict[str, Handler] = {
+    "dataset": _dataset,
+    "users/add": _add_user,
+    "users/deactivate": _deactivate_user,
+    "users/remove": _remove_user,
+    "teams/create": _create_team,
+    "teams/rename": _rename_team,
+    "teams/delete": _delete_team,
+    "teams/add_member": _add_member,
+    "teams/remove_member": _remove_member,
+    "tasks/undelete": _undelete_task,
+}
+
+
+def register_event_inspector(app: Flask) -> None:
     @app.get(f"{CONTROL_PREFIX}/events")
     def events() -> Response | tuple[Response, int]:
         resource = request.args.get("resource")
         if not resource:
             return jsonify({"ok": False, "error": "the resource query parameter is required"}), 400
-        return jsonify({"ok": True, "data": [event.render() for event in state.events.events_for(resource)]})
+        rendered = [event.render() for event in current_state().events.events_for(resource)]
+        return jsonify({"ok": True, "data": rendered})

@@ -37,7 +37,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from local.asana_sandbox.consent import default_approver, render_consent_page
 from local.asana_sandbox.models import OAuthApp, RefreshToken
 from local.asana_sandbox.recorder import Revocation
-from local.asana_sandbox.state import SandboxState
+from local.asana_sandbox.state import SandboxState, current_state
 
 OAUTH_PREFIX = "/-"
 REDIRECT_URI_MISMATCH = "The `redirect_uri` parameter does not match a valid url for the application."
@@ -159,11 +159,11 @@ def _token_response(state: SandboxState, refresh: RefreshToken, *, include_refre
     return body
 
 
-def register_oauth_routes(app: Flask, state: SandboxState) -> None:
-    store = state.store
-
+def register_oauth_routes(app: Flask) -> None:
     @app.route(f"{OAUTH_PREFIX}/oauth_authorize", methods=["GET", "POST"])
     def oauth_authorize() -> BaseResponse | tuple[str, int, dict[str, str]] | str:
+        state = current_state()
+        store = state.store
         params = dict(request.form if request.method == "POST" else request.args)
         try:
             authorize = parse_authorize(state, params)
@@ -216,6 +216,8 @@ def register_oauth_routes(app: Flask, state: SandboxState) -> None:
 
     @app.post(f"{OAUTH_PREFIX}/oauth_token")
     def oauth_token() -> tuple[Response, int]:
+        state = current_state()
+        store = state.store
         form = request.form
         grant_type = form.get("grant_type", "")  # recorded by app.py before any fault can answer
         # The client is checked before anything else, so a dummy code tells a bad client (401 invalid_client) from
@@ -233,6 +235,8 @@ def register_oauth_routes(app: Flask, state: SandboxState) -> None:
 
     @app.post(f"{OAUTH_PREFIX}/oauth_revoke")
     def oauth_revoke() -> tuple[Response | str, int]:
+        state = current_state()
+        store = state.store
         form = request.form
         client = store.check_client(form.get("client_id", ""), form.get("client_secret", ""))
         if client is None:

@@ -5,19 +5,22 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from local.asana_sandbox import large_org
-from local.asana_sandbox.app import create_app
+from local.asana_sandbox.app import shared_app
 from local.asana_sandbox.changes import Changes
 from local.asana_sandbox.control import reset, revoke_refresh_tokens
 from local.asana_sandbox.demo import DemoData
 from local.asana_sandbox.large_org import OrgSize
 from local.asana_sandbox.models import OAuthApp
 from local.asana_sandbox.recorder import RecordedRequest, Revocation
-from local.asana_sandbox.state import SandboxState
+from local.asana_sandbox.state import ENVIRON_KEY, SandboxState
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 _log = logging.getLogger("local.asana_sandbox")
 
@@ -47,7 +50,7 @@ class AsanaSandbox:
         self.host = host
         self.port = port
         self.state = SandboxState(_built(dataset) if dataset is not None else None)
-        self.app = create_app(self.state)
+        self.app = shared_app()
         self.changes: Changes = self.state.changes
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
@@ -58,7 +61,9 @@ class AsanaSandbox:
         if self._server is not None:
             raise RuntimeError("sandbox already started")
         # threaded=True: webhook handshakes (later work) need the sandbox to answer while a request is in flight.
-        self._server = make_server(self.host, self.port, self.app, threaded=True, request_handler=_QuietRequestHandler)
+        self._server = make_server(
+            self.host, self.port, self._wsgi, threaded=True, request_handler=_QuietRequestHandler
+        )
         self.port = self._server.server_port
         # A short poll interval keeps stop() fast (tests start and stop one sandbox per test).
         self._thread = threading.Thread(
@@ -69,6 +74,11 @@ class AsanaSandbox:
         )
         self._thread.start()
         return self
+
+    def _wsgi(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """The shared app, acting on this sandbox's state (see state.current_state)."""
+        environ[ENVIRON_KEY] = self.state
+        return self.app(environ, start_response)
 
     def stop(self) -> None:
         if self._server is None:

@@ -1,8 +1,16 @@
-"""The bundle of collaborators one sandbox instance's routes share (no module globals, so instances are isolated)."""
+"""The bundle of collaborators one sandbox instance's routes act on. Nothing that changes is global, so instances are
+isolated.
+
+One Flask app serves every sandbox in the process (building one per instance, which compiles every route, cost more
+than everything else a sandbox does at start); each instance's WSGI server puts its state into the request environ,
+where `current_state()` finds it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from flask import request
 
 from local.asana_sandbox import demo
 from local.asana_sandbox.changes import Changes
@@ -13,6 +21,8 @@ from local.asana_sandbox.pagination import OffsetCodec
 from local.asana_sandbox.ratelimit import RateLimiter
 from local.asana_sandbox.recorder import RequestRecorder
 from local.asana_sandbox.store import SandboxStore
+
+ENVIRON_KEY = "asana_sandbox.state"
 
 
 @dataclass
@@ -45,3 +55,9 @@ class SandboxState:
             for token, user_gid in data.pats.items():
                 self.store.pats.setdefault(token, user_gid)
             self.events.clear()
+
+
+def current_state() -> SandboxState:
+    """The state of the sandbox that received the request being handled."""
+    state: SandboxState = request.environ[ENVIRON_KEY]
+    return state
