@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"Asana sandbox listening on {sandbox.base_url}")
     print(f"  API:   {sandbox.api_base_url}")
     print(f"  OAuth: {sandbox.oauth_base_url}/oauth_authorize")
+    print(f"  Data:  {f'a generated organization, {dataset}' if dataset else 'the demo organization'}")
     print(f"  Demo app client_id: {demo.DEMO_APP_CLIENT_ID} (secret and PAT: see local/asana_sandbox/demo.py)")
     try:
         threading.Event().wait()
