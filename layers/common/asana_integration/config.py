@@ -64,7 +64,9 @@ class Config(BaseModel):
             return tuple(host.strip().lower() for host in value.split(",") if host.strip())
         return value
 
-    @field_validator("asana_proxy_secret_arn", "asana_proxy", "asana_ca_bundle", "mirror_table_name", "sync_queue_url", mode="before")
+    @field_validator(
+        "asana_proxy_secret_arn", "asana_proxy", "asana_ca_bundle", "mirror_table_name", "sync_queue_url", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         # CloudFormation parameters cannot be null, so an empty string means "not configured".

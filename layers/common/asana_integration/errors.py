@@ -23,9 +23,10 @@ FIX_NO_SCOPES = (
     "add the recommended scopes: {scopes}. After saving the scopes, run Connect again."
 )
 FIX_PROXY = (
-    "Confirm this deployment can make outbound TLS connections to Asana. If egress goes through a corporate proxy, set "
-    "ASANA_PROXY (for example http://proxy.example.com:8080); if the proxy inspects TLS, set ASANA_CA_BUNDLE to its "
-    "CA certificate bundle."
+    "Confirm this deployment can make outbound TLS connections to Asana. If egress goes through a corporate proxy, "
+    "store its URL (for example http://proxy.example.com:8080) in a Secrets Manager secret and deploy with that "
+    "secret's ARN as AsanaProxySecretArn (ASANA_PROXY_SECRET_ARN; ASANA_PROXY in local development); if the proxy "
+    "inspects TLS, set ASANA_CA_BUNDLE to its CA certificate bundle."
 )
 
 

@@ -1,0 +1,170 @@
+"""The outbound proxy from Secrets Manager: every Asana call (REST and OAuth) goes through the URL the secret
+``ASANA_PROXY_SECRET_ARN`` names, read through a cache, and the URL's credentials are shown nowhere.
+
+moto holds the secret; a forward proxy on loopback (``tests/fake_proxy.py``) checks the credentials and relays to the
+Asana sandbox, so each test sees the call pass through the proxy and still work.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities import parameters
+
+from asana_integration.asana import transport
+from asana_integration.asana.client import AsanaClient
+from asana_integration.asana.oauth import OAuthEndpoints
+from asana_integration.asana.token_source import StaticToken
+from asana_integration.config import Config, get_config
+from asana_integration.errors import AsanaUnreachable
+from asana_integration.models.credentials import OrgCredentials
+from local.asana_sandbox import demo
+from tests import log_audit
+from tests.fake_proxy import FakeProxy
+
+PROXY_USER = "svc-asana"
+PROXY_PASSWORD = "proxy-password-7f3a9c"
+log_audit.remember(PROXY_PASSWORD, demo.DEMO_PAT)
+
+
+@pytest.fixture
+def proxy() -> Iterator[FakeProxy]:
+    with FakeProxy(PROXY_USER, PROXY_PASSWORD) as running:
+        yield running
+
+
+@pytest.fixture
+def proxy_secret(aws_with_sandbox, proxy, monkeypatch) -> str:
+    """The deployment's set-up: the proxy URL in a secret, its ARN in ASANA_PROXY_SECRET_ARN."""
+    arn = boto3.client("secretsmanager").create_secret(Name="asana-proxy", SecretString=proxy.url)["ARN"]
+    monkeypatch.setenv("ASANA_PROXY_SECRET_ARN", arn)
+    get_config.cache_clear()
+    return arn
+
+
+def rest_client(config: Config) -> AsanaClient:
+    return AsanaClient(StaticToken(demo.DEMO_PAT), config)
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_rest_calls_go_through_the_proxy_from_the_secret_with_its_credentials(proxy_secret, proxy, sandbox):
+    me = rest_client(get_config()).me()
+
+    assert me["gid"] == demo.DEMO_ADMIN_USER_GID
+    assert proxy.paths() == ["/api/1.0/users/me"]
+    assert all(passed.authorized for passed in proxy.passed)
+
+
+def test_oauth_calls_go_through_the_proxy_from_the_secret(proxy_secret, proxy, sandbox):
+    credentials = OrgCredentials(client_id=demo.DEMO_APP_CLIENT_ID, client_secret=demo.DEMO_APP_CLIENT_SECRET)
+
+    OAuthEndpoints(get_config()).revoke(credentials, "a-refresh-token-nobody-issued")
+
+    assert proxy.paths() == ["/-/oauth_revoke"]
+
+
+def test_the_secret_is_read_once_per_cache_period_not_per_request(proxy_secret, proxy, sandbox):
+    client = rest_client(get_config())
+    client.me()
+    boto3.client("secretsmanager").delete_secret(SecretId=proxy_secret, ForceDeleteWithoutRecovery=True)
+
+    client.me()  # the deleted secret is not read again: the cached URL serves
+
+    assert proxy.paths() == ["/api/1.0/users/me"] * 2
+    assert transport.PROXY_CACHE_SECONDS <= 300, "a changed URL must reach warm Lambdas within minutes"
+
+
+def test_a_long_lived_session_follows_a_changed_proxy_url(proxy_secret, proxy, sandbox):
+    credentials = OrgCredentials(client_id=demo.DEMO_APP_CLIENT_ID, client_secret=demo.DEMO_APP_CLIENT_SECRET)
+    endpoints = OAuthEndpoints(get_config())  # built once per execution environment, as the services do
+    endpoints.revoke(credentials, "first-refresh-token")
+    with FakeProxy(PROXY_USER, "rotated-password-91be") as rotated:
+        log_audit.remember("rotated-password-91be")
+        boto3.client("secretsmanager").put_secret_value(SecretId=proxy_secret, SecretString=rotated.url)
+        parameters.clear_caches()  # the cache period has passed
+
+        endpoints.revoke(credentials, "second-refresh-token")
+
+        assert rotated.paths() == ["/-/oauth_revoke"]
+    assert proxy.paths() == ["/-/oauth_revoke"]
+
+
+def test_the_secret_wins_over_a_development_asana_proxy(proxy_secret, proxy, sandbox, monkeypatch):
+    monkeypatch.setenv("ASANA_PROXY", f"http://127.0.0.1:{closed_port()}")
+    get_config.cache_clear()
+
+    rest_client(get_config()).me()
+
+    assert proxy.paths() == ["/api/1.0/users/me"]
+
+
+def test_asana_proxy_alone_still_works_for_local_development(aws_with_sandbox, proxy, sandbox, monkeypatch):
+    monkeypatch.setenv("ASANA_PROXY", proxy.url)
+    get_config.cache_clear()
+
+    rest_client(get_config()).me()
+
+    assert proxy.paths() == ["/api/1.0/users/me"]
+
+
+def test_a_failing_proxy_is_named_without_its_credentials(proxy_secret, sandbox):
+    dead = f"http://{PROXY_USER}:{PROXY_PASSWORD}@127.0.0.1:{closed_port()}"
+    boto3.client("secretsmanager").put_secret_value(SecretId=proxy_secret, SecretString=dead)
+
+    with pytest.raises(AsanaUnreachable) as caught:
+        rest_client(get_config()).me()
+
+    shown = json.dumps(caught.value.to_body())
+    assert caught.value.code == "asana_proxy_error"
+    assert f"through the proxy http://127.0.0.1:{dead.rsplit(':', 1)[1]}" in caught.value.message
+    assert "ASANA_PROXY_SECRET_ARN" in caught.value.message
+    assert PROXY_PASSWORD not in shown
+    assert PROXY_USER not in shown
+
+
+@pytest.mark.parametrize("stored", ["proxy.corp.example:8080", "socks5://proxy.corp.example:1080", PROXY_PASSWORD, ""])
+def test_a_secret_that_holds_no_proxy_url_is_a_diagnostic_that_does_not_echo_it(proxy_secret, sandbox, stored):
+    client = boto3.client("secretsmanager")
+    if stored:
+        client.put_secret_value(SecretId=proxy_secret, SecretString=stored)
+    else:
+        client.put_secret_value(SecretId=proxy_secret, SecretBinary=b" \n")
+
+    with pytest.raises(AsanaUnreachable) as caught:
+        rest_client(get_config()).me()
+
+    assert caught.value.code == "asana_proxy_secret_invalid"
+    assert "ASANA_PROXY_SECRET_ARN" in caught.value.message
+    if stored:
+        assert stored not in json.dumps(caught.value.to_body())
+    assert sandbox.request_count() == 0, "nothing was sent around the proxy"
+
+
+def test_a_secret_that_cannot_be_read_is_a_diagnostic_and_nothing_is_sent(aws_with_sandbox, sandbox, monkeypatch):
+    missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:no-such-proxy-AbCdEf"
+    monkeypatch.setenv("ASANA_PROXY_SECRET_ARN", missing)
+    get_config.cache_clear()
+
+    with pytest.raises(AsanaUnreachable) as caught:
+        rest_client(get_config()).me()
+
+    assert caught.value.code == "asana_proxy_secret_unreadable"
+    assert "ResourceNotFoundException" in caught.value.message
+    assert "ASANA_PROXY_SECRET_ARN" in caught.value.message
+    assert sandbox.request_count() == 0, "no call went out directly instead"
+
+
+def test_without_any_proxy_setting_calls_go_directly(aws_with_sandbox, proxy, sandbox):
+    rest_client(get_config()).me()
+
+    assert proxy.passed == []
+    assert sandbox.request_count("GET", "/api/1.0/users/me") == 1
