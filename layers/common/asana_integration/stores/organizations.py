@@ -1,12 +1,14 @@
 """The registry of configured organizations: one small item each under a single partition.
 
-The scheduled upkeep walks it with a query instead of scanning the whole table. An organization is registered when its
-settings are first verified and leaves the registry when it disconnects.
+The scheduled upkeep walks it with a query instead of scanning the whole table, starting after where its last run
+stopped. An organization is registered when its settings are first verified and leaves the registry when it
+disconnects.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import chain
 from typing import TYPE_CHECKING
 
 from boto3.dynamodb.conditions import Key
@@ -33,4 +35,20 @@ class OrganizationRegistry:
     def organizations(self) -> Iterator[str]:
         """Every organization that has saved settings, page by page."""
         items = query_items(self._table, KeyConditionExpression=Key("pk").eq(_REGISTRY_PK), ProjectionExpression="sk")
+        return (str(item["sk"]) for item in items)
+
+    def organizations_after(self, cursor: str | None) -> Iterator[str]:
+        """Every organization once, in key order from the first after ``cursor``, wrapping around to ``cursor``.
+
+        The scheduled upkeep starts where its last run stopped, so over several short runs every organization gets its
+        turn. Organizations registered or removed meanwhile are seen or not, as with any paged read.
+        """
+        if cursor is None:
+            return self.organizations()
+        after = Key("pk").eq(_REGISTRY_PK) & Key("sk").gt(cursor)
+        up_to = Key("pk").eq(_REGISTRY_PK) & Key("sk").lte(cursor)
+        items = chain(
+            query_items(self._table, KeyConditionExpression=after, ProjectionExpression="sk"),
+            query_items(self._table, KeyConditionExpression=up_to, ProjectionExpression="sk"),
+        )
         return (str(item["sk"]) for item in items)

@@ -26,6 +26,7 @@ from asana_integration.config import Config, get_config
 from asana_integration.connections.service import ConnectionService
 from asana_integration.mapping.service import UserDirectory
 from asana_integration.settings.service import OrganizationSettingsService
+from asana_integration.settings.upkeep import ConnectionUpkeep
 from asana_integration.stores.connections import ConnectionStore
 from asana_integration.stores.credentials import CredentialStore
 from asana_integration.stores.field_crypto import TokenCipher
@@ -33,6 +34,7 @@ from asana_integration.stores.mirror import MirrorStore
 from asana_integration.stores.mirror_lookup import MirrorLookup
 from asana_integration.stores.organizations import OrganizationRegistry
 from asana_integration.stores.signed_in_users import SignedInUserStore
+from asana_integration.stores.upkeep_lease import UpkeepLeaseStore
 from asana_integration.stores.user_mappings import ManualMappingStore
 from asana_integration.stores.verifications import VerificationStore
 
@@ -79,6 +81,10 @@ class Services:
         return OrganizationSettingsService(
             self.config, self.credentials, self.connections, self.verifications, self.organizations
         )
+
+    @cached_property
+    def connection_upkeep(self) -> ConnectionUpkeep:
+        return ConnectionUpkeep(self.config, self.settings, self.organizations, UpkeepLeaseStore(self.table))
 
     # --- The data sync's mirror (MirrorTable) and the users' mapping ----------------------------------------------
 
