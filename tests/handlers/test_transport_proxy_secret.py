@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import boto3
 import pytest
 import requests
+from aws_lambda_powertools.utilities import parameters
 
 from asana_integration.config import get_config
 from local.asana_sandbox import demo
@@ -88,6 +89,7 @@ def test_the_upkeep_verifies_through_the_proxy(proxy, settings_api, services, mo
     before = len(proxy.paths())
     upkeep = function_module("sync", "connection_upkeep")
     monkeypatch.setattr(upkeep, "get_services", lambda: services)
+    parameters.clear_caches()  # the upkeep runs in its own execution environment: it reads the secret itself
 
     result = upkeep.lambda_handler(SCHEDULER_EVENT, LambdaContext(timeout_seconds=300))
 
