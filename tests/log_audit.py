@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 CAPTURED: list[str] = []
 SECRETS: set[str] = set()
+# The Powertools logger every module of the layer logs through (POWERTOOLS_SERVICE_NAME in tests/conftest.py).
+SERVICE_LOGGER = "asana-integration"
 
 # Secrets shorter than this would match by accident (e.g. a PAT's last 4 characters are shown on purpose).
 _MIN_SECRET_LENGTH = 12
@@ -28,14 +31,42 @@ class _CaptureEverything(logging.Handler):
 
 
 def install() -> None:
-    handler = _CaptureEverything(level=logging.DEBUG)
-    # The root catches library loggers (botocore, urllib3); Powertools' service logger may not propagate.
-    for name in ("", "asana-integration"):
-        logging.getLogger(name).addHandler(handler)
+    """One handler on the root (library loggers: botocore, urllib3, requests) and another on the service logger.
+
+    Two instances, not one: when Powertools' ``Logger`` is created it adds a ``SuppressFilter`` for the service to
+    every root handler (so its records are not written twice), and a handler shared with the root would then drop
+    every record of the service logger, the very lines this audit is for.
+    """
+    logging.getLogger().addHandler(_CaptureEverything(level=logging.DEBUG))
+    logging.getLogger(SERVICE_LOGGER).addHandler(_CaptureEverything(level=logging.DEBUG))
+
+
+def captured_from(logger_name: str) -> list[str]:
+    """The captured lines of one logger (and its children)."""
+    return [line for line in CAPTURED if json.loads(line)["name"].split(".")[0] == logger_name]
+
+
+# Runs of characters a secret keeps as they are in every rendering (JSON, repr, a header dump).
+_PLAIN_RUN = re.compile(r"[!#-\[\]-~]+")
+
+
+def variants(secret: str) -> set[str]:
+    """Every form ``secret`` can take in a captured line, all long enough to match only by leaking.
+
+    A line is JSON, and an exception message usually quotes a value with ``repr``: a secret holding a quote, a backslash
+    or a control character (a PAT with CR/LF) is escaped once or twice there, so the raw text alone would never match.
+    Its plain runs (the characters between those) are looked for too: the part of a PAT before an injected line break
+    is the whole token.
+    """
+    forms = {secret, json.dumps(secret)[1:-1], repr(secret)[1:-1], json.dumps(repr(secret)[1:-1])[1:-1]}
+    forms.update(_PLAIN_RUN.findall(secret))
+    return {form for form in forms if len(form) >= _MIN_SECRET_LENGTH}
 
 
 def remember(*values: str | None) -> None:
-    SECRETS.update(value for value in values if value and len(value) >= _MIN_SECRET_LENGTH)
+    for value in values:
+        if value:
+            SECRETS.update(variants(value))
 
 
 def remember_sandbox(sandbox: Any) -> None:

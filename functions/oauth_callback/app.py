@@ -21,12 +21,13 @@ from urllib.parse import urlencode
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from asana_integration.config import get_config
-from asana_integration.connections.models import ConnectionRemoved, ConnectionView, ConnectLink
+from asana_integration.connections.models import ConnectionRemoved, ConnectionView, ConnectLink, ConnectRequest
 from asana_integration.connections.service import ConnectionService
 from asana_integration.errors import ConnectionRequired
 from asana_integration.models.connections import Purpose
@@ -48,12 +49,8 @@ app = create_resolver()
 CALLBACK_PARAMETERS = frozenset({"code", "state", "error"})
 
 
-class ConnectRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    purpose: Purpose = Purpose.PERSONAL
-
-
+# POST /asana/api/connect may come without a body: it asks for the caller's personal connection.
+WITHOUT_A_BODY = ConnectRequest()
 PurposeQuery = Annotated[Purpose, Query(description="organization (admins only) or personal")]
 Service = Annotated[ConnectionService, Depends(get_connection_service)]
 
@@ -65,8 +62,20 @@ def not_stored[Model: BaseModel](body: Model) -> Response[Model]:
     )
 
 
-@app.get("/asana/settings")
-@app.get("/asana/settings/")
+SETTINGS_PAGE_RESPONSES: dict[int, OpenAPIResponse] = {
+    200: {"description": "The admin settings page", "content": {"text/html": {"schema": {"type": "string"}}}},
+    302: {
+        "description": "Asana's redirect, completed: on to the settings page with ?outcome=<code>",
+        "headers": {"Location": {"description": "The settings page", "schema": {"type": "string"}}},
+        "content": {},
+    },
+}
+
+
+# Both are redirect URIs. API Gateway hands /asana/settings/ to the one route without the slash (an HTTP API route
+# cannot end in "/"), and the function serves both paths.
+@app.get("/asana/settings", responses=SETTINGS_PAGE_RESPONSES, summary="The admin page, or Asana's OAuth redirect")
+@app.get("/asana/settings/", responses=SETTINGS_PAGE_RESPONSES, summary="The same, at the trailing-slash redirect URI")
 def settings_page_or_callback(services: EnvironmentServices) -> Response[str]:
     query = dict(app.current_event.query_string_parameters or {})
     urls = current_tenant_urls(app)
@@ -90,14 +99,13 @@ def settings_page_or_callback(services: EnvironmentServices) -> Response[str]:
     return Response(status_code=200, content_type="text/html; charset=utf-8", body=html, headers=headers)
 
 
-@app.post("/asana/api/connect")
-def connect(service: Service, request: Annotated[ConnectRequest | None, Body()] = None) -> Response[ConnectLink]:
-    purpose = (request or ConnectRequest()).purpose
-    url = service.start_connect(current_caller(app), purpose, current_tenant_urls(app), check_with_asana=True)
+@app.post("/asana/api/connect", summary="A Connect / Authorize link for the caller's or the organization's Asana")
+def connect(service: Service, request: Annotated[ConnectRequest, Body()] = WITHOUT_A_BODY) -> Response[ConnectLink]:
+    url = service.start_connect(current_caller(app), request.purpose, current_tenant_urls(app), check_with_asana=True)
     return not_stored(ConnectLink(connect_url=url))
 
 
-@app.get("/asana/api/connection")
+@app.get("/asana/api/connection", summary="The caller's own Asana connection (the organization's: admins)")
 def get_connection(service: Service, purpose: PurposeQuery = Purpose.PERSONAL) -> Response[ConnectionView]:
     caller = current_caller(app)
     if purpose is Purpose.ORGANIZATION:
@@ -113,7 +121,7 @@ def get_connection(service: Service, purpose: PurposeQuery = Purpose.PERSONAL) -
     return not_stored(view)
 
 
-@app.delete("/asana/api/connection")
+@app.delete("/asana/api/connection", summary="Disconnect it: revoke the token at Asana, delete it here")
 def delete_connection(service: Service, purpose: PurposeQuery = Purpose.PERSONAL) -> Response[ConnectionRemoved]:
     revoked = service.disconnect(current_caller(app), purpose)
     removed = ConnectionRemoved(revoked=revoked)

@@ -1,4 +1,4 @@
-"""The connection API's response models (``/asana/api/connect`` and ``/asana/api/connection``).
+"""The connection API's request and response models (``/asana/api/connect`` and ``/asana/api/connection``).
 
 Optional fields are left out of the JSON when they have no value, as the admin page and SecureDB's UI expect: a
 ``message`` or ``connect_url`` is present only when there is something to say or to click.
@@ -8,10 +8,18 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, SerializerFunctionWrapHandler, model_serializer
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
 
 from asana_integration.models.asana import AsanaUser
 from asana_integration.models.connections import Purpose
+
+
+class ConnectRequest(BaseModel):
+    """``POST /asana/api/connect``: whose Asana account to connect (the organization's needs an admin)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    purpose: Purpose = Purpose.PERSONAL
 
 
 class _OmitsUnsetValues(BaseModel):

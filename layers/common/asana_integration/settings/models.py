@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints
+from pydantic import BaseModel, ConfigDict
 
+from asana_integration.models.text import OpaqueIdentifier, OpaqueSecret
 from asana_integration.models.verification import ConnectionStatus
-
-# Opaque credentials (Asana says not to validate token formats): only reject what cannot be one.
-_Credential = Annotated[SecretStr, Field(min_length=1, max_length=1024)]
-_ClientId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128, pattern=r"^\S+$")]
 
 
 class SettingsUpdate(BaseModel):
-    """``PUT /asana/api/settings``. An omitted secret field keeps the stored value; ``"pat": null`` removes the PAT."""
+    """``PUT /asana/api/settings``. An omitted secret field keeps the stored value; ``"pat": null`` removes the PAT.
+
+    Each value is trimmed, then must be printable ASCII (``models/text.py``): the PAT is sent as an HTTP header and the
+    client id is shown back, so neither may carry a line break or a control character.
+    """
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    client_id: _ClientId
-    client_secret: _Credential | None = None
-    pat: _Credential | None = None
+    client_id: OpaqueIdentifier
+    client_secret: OpaqueSecret | None = None
+    pat: OpaqueSecret | None = None
 
 
 class SettingsStatus(BaseModel):
