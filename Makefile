@@ -15,13 +15,14 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # sam and cfn-lint only need a region to validate and build; they never call AWS here.
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help run test venv sam-venv scan-venv browser lint typecheck validate scan build unit e2e bench clean
+.PHONY: help run test venv sam-venv scan-venv browser lint typecheck validate scan build unit e2e bench openapi clean
 
 help:
 	@echo "make run    - start the local stack (gateway, Asana sandbox, moto, dev sign-in) with demo data"
 	@echo "make test   - install what is needed, then lint, type-check, validate, scan, build and run every test"
 	@echo "make scan   - checkov on template.yaml and on its CloudFormation after the SAM transform"
 	@echo "make bench  - run the benchmarks in bench/"
+	@echo "make openapi - regenerate the API's OpenAPI document (functions/settings/openapi.json) from the routes"
 
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
 	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found: install it (pyenv install 3.13.0) or set PYTHON313"; exit 1; }
@@ -89,6 +90,10 @@ run: venv
 
 bench: venv
 	$(PY) -m bench
+
+# The API's OpenAPI document from every function's routes; the settings function serves it (tests keep it current).
+openapi: venv
+	PYTHONPATH=layers/common $(PY) -m local.openapi
 
 clean:
 	rm -rf $(VENV) $(VENV_SAM) $(VENV_SCAN) .aws-sam .pytest_cache .mypy_cache .ruff_cache .local-state
