@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
 import boto3
 
-from local.template import table_definition, ttl_attribute
+from local.template import load_template, table_definition, ttl_attribute
 
 
 @dataclass(frozen=True)
@@ -14,6 +16,8 @@ class AwsResources:
     table_name: str
     kms_key_arn: str
     mirror_table_name: str
+    sync_queue_url: str
+    sync_dead_letter_url: str
 
 
 def create_resources(table_name: str = "asana-integration-test") -> AwsResources:
@@ -26,6 +30,25 @@ def create_resources(table_name: str = "asana-integration-test") -> AwsResources
             TimeToLiveSpecification={"AttributeName": ttl_attribute(logical_id), "Enabled": True},
         )
     key = boto3.client("kms").create_key(Description="asana integration test key")
+    dead_letter_url = _create_queue("SyncQueueDeadLetter", f"{table_name}-sync-dlq", {})
+    sync_queue_url = _create_queue("SyncQueue", f"{table_name}-sync", {"SyncQueueDeadLetter": dead_letter_url})
     return AwsResources(
-        table_name=table_name, kms_key_arn=key["KeyMetadata"]["Arn"], mirror_table_name=tables["MirrorTable"]
+        table_name=table_name,
+        kms_key_arn=key["KeyMetadata"]["Arn"],
+        mirror_table_name=tables["MirrorTable"],
+        sync_queue_url=sync_queue_url,
+        sync_dead_letter_url=dead_letter_url,
     )
+
+
+def _create_queue(logical_id: str, name: str, created: dict[str, str]) -> str:
+    """The queue with the template's visibility timeout, retention and redrive policy (its DLQ created before)."""
+    sqs = boto3.client("sqs")
+    props: dict[str, Any] = load_template()["Resources"][logical_id]["Properties"]
+    attributes = {key: str(props[key]) for key in ("VisibilityTimeout", "MessageRetentionPeriod") if key in props}
+    if "RedrivePolicy" in props:
+        target = props["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        arn = sqs.get_queue_attributes(QueueUrl=created[target], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        redrive = {"deadLetterTargetArn": arn, "maxReceiveCount": int(props["RedrivePolicy"]["maxReceiveCount"])}
+        attributes["RedrivePolicy"] = json.dumps(redrive)
+    return sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]

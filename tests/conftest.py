@@ -120,6 +120,7 @@ def integration_env(
     env = {
         "TABLE_NAME": resources.table_name,
         "MIRROR_TABLE_NAME": resources.mirror_table_name,
+        "SYNC_QUEUE_URL": resources.sync_queue_url,
         "KMS_KEY_ID": resources.kms_key_arn,
         "SECRET_NAME_PREFIX": "securedb-asana",
         "PUBLIC_BASE_URL": "https://expand.securedb.io",

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from itertools import chain
 from typing import TYPE_CHECKING
 
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.conditions import Attr, Key
 
 from asana_integration.stores.dynamo import query_items
 
@@ -31,6 +31,16 @@ class OrganizationRegistry:
 
     def remove(self, org_id: str) -> None:
         self._table.delete_item(Key={"pk": _REGISTRY_PK, "sk": org_id})
+
+    def organizations_in_state(self, state: str) -> Iterator[str]:
+        """The organizations whose last verification ended in ``state`` (e.g. ``connected``), page by page."""
+        items = query_items(
+            self._table,
+            KeyConditionExpression=Key("pk").eq(_REGISTRY_PK),
+            FilterExpression=Attr("state").eq(state),
+            ProjectionExpression="sk",
+        )
+        return (str(item["sk"]) for item in items)
 
     def organizations(self) -> Iterator[str]:
         """Every organization that has saved settings, page by page."""

@@ -56,7 +56,7 @@ ABANDONED = RunError(
     message=f"The run did not finish within {RUN_LEASE_SECONDS // 3600} hours and was replaced by a new run.",
     fix=(
         "Nothing to do if the next run succeeds. If runs keep being abandoned, check the sync queue's dead-letter "
-        "queue (alarm SyncDeadLetterAlarm) and the worker's logs."
+        "queue (alarm SyncQueueDeadLetterAlarm) and the worker's logs."
     ),
 )
 
@@ -250,10 +250,12 @@ class SyncStateStore:
             raise
         return Completion.DONE
 
-    def unit_children(self, org_id: str, run_id: str, unit_id: str) -> list[dict[str, Any]]:
-        """The units a completed unit spawned (from its done marker)."""
+    def unit_children(self, org_id: str, run_id: str, unit_id: str) -> list[dict[str, Any]] | None:
+        """The units a completed unit spawned (kept on its done marker); None when the unit has not completed."""
         key = {"pk": f"ORG#{org_id}#UNIT", "sk": f"{run_id}#{unit_id}"}
-        item = self._table.get_item(Key=key, ConsistentRead=True).get("Item") or {}
+        item = self._table.get_item(Key=key, ConsistentRead=True).get("Item")
+        if item is None:
+            return None
         return [_plain(child) for child in item.get("children", [])]  # type: ignore[union-attr]
 
     def finish_if_done(self, org_id: str, run_id: str) -> SyncRun | None:
@@ -465,9 +467,9 @@ def _report_update(report: UnitReport, *, counts_unit: bool = True) -> tuple[str
     else:
         parts.append("#status = :failed_status")
     for index, (kind, counts) in enumerate(sorted(report.counts.items())):
-        names[f"#k{index}"] = kind.label
         for name, value in counts.as_dict().items():
             if value:
+                names[f"#k{index}"] = kind.label
                 values[f":k{index}{name}"] = value
                 parts.append(f"counts.#k{index}.{name} = counts.#k{index}.{name} + :k{index}{name}")
     if report.error is not None:

@@ -15,16 +15,22 @@ so a new configuration gets new clients instead of ones bound to an environment 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Annotated
 
 import boto3
+import requests
 from aws_lambda_powertools.event_handler.depends import Depends
 
+from asana_integration.asana.client import AsanaClient, CallObserver
+from asana_integration.asana.transport import build_session
 from asana_integration.config import Config, get_config
 from asana_integration.connections.service import ConnectionService
+from asana_integration.identity import Caller
 from asana_integration.mapping.service import UserDirectory
+from asana_integration.settings.access import OrganizationAccessResolver
 from asana_integration.settings.service import OrganizationSettingsService
 from asana_integration.settings.upkeep import ConnectionUpkeep
 from asana_integration.stores.connections import ConnectionStore
@@ -34,9 +40,15 @@ from asana_integration.stores.mirror import MirrorStore
 from asana_integration.stores.mirror_lookup import MirrorLookup
 from asana_integration.stores.organizations import OrganizationRegistry
 from asana_integration.stores.signed_in_users import SignedInUserStore
+from asana_integration.stores.sync_state import SyncStateStore
 from asana_integration.stores.upkeep_lease import UpkeepLeaseStore
 from asana_integration.stores.user_mappings import ManualMappingStore
 from asana_integration.stores.verifications import VerificationStore
+from asana_integration.sync.engine import SyncEngine
+from asana_integration.sync.queue import UnitQueue
+from asana_integration.sync.rate_budget import RateBudget
+from asana_integration.sync.starter import SyncStarter
+from asana_integration.tenant_urls import tenant_urls
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -113,6 +125,62 @@ class Services:
             self.signed_in_users,
             connection_records,
         )
+
+    # --- The data sync's engine: its bookkeeping, queue, rate budgets and the Asana identity it acts with ----------
+
+    @cached_property
+    def sync_state(self) -> SyncStateStore:
+        return SyncStateStore(self.mirror_table)
+
+    @cached_property
+    def sync_queue(self) -> UnitQueue:
+        if self.config.sync_queue_url is None:
+            raise RuntimeError("SYNC_QUEUE_URL is not set: this function cannot queue sync work")
+        return UnitQueue(boto3.client("sqs"), self.config.sync_queue_url)
+
+    @cached_property
+    def sync_starter(self) -> SyncStarter:
+        return SyncStarter(self.sync_state, self.sync_queue)
+
+    @cached_property
+    def access(self) -> OrganizationAccessResolver:
+        return OrganizationAccessResolver(self.config, self.credentials, self.connections)
+
+    @cached_property
+    def sync_engine(self) -> SyncEngine:
+        return SyncEngine(
+            state=self.sync_state,
+            mirror=self.mirror,
+            queue=self.sync_queue,
+            clients=self.sync_client,
+            budgets=self.rate_budget,
+            scopes_mode=self.config.oauth_scopes_mode,
+            asana_timeout_seconds=self.config.asana_timeout_seconds,
+        )
+
+    @cached_property
+    def asana_session(self) -> requests.Session:
+        """One HTTP session for the sync's calls to Asana: a warm worker reuses its TLS connections unit after unit."""
+        return build_session(self.config)
+
+    def sync_client(self, org_id: str, observer: CallObserver, remaining_ms: Callable[[], int]) -> AsanaClient:
+        """The organization's Asana client for the sync: the same identity as everywhere (PAT > org OAuth)."""
+        caller = Caller(org_id=org_id, user_id=SYNC_USER, is_admin=False)
+        access = self.access.resolve(caller, tenant_urls(self.config, None), remaining_time_ms=remaining_ms)
+        return AsanaClient(
+            access.token_source,
+            self.config,
+            session=self.asana_session,
+            remaining_time_ms=remaining_ms,
+            observer=observer,
+        )
+
+    def rate_budget(self, org_id: str, time_left: Callable[[], float]) -> RateBudget:
+        return RateBudget(self.mirror_table, org_id, self.config.asana_rate_limit_per_minute, time_left=time_left)
+
+
+# The sync acts for no user: not an admin, so a dead OAuth connection never mints a Connect link in its name.
+SYNC_USER = "system:sync"
 
 
 @dataclass
