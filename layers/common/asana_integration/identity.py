@@ -13,8 +13,9 @@ from typing import Any
 from asana_integration.config import Config
 from asana_integration.errors import NotAdmin, NotAuthenticated
 
-# Identifiers end up in Secrets Manager names and DynamoDB keys, so only a conservative alphabet is accepted.
-_IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@|-]{0,127}$")
+# Identifiers end up in Secrets Manager names and DynamoDB keys, so only a conservative alphabet is accepted. Matched
+# with fullmatch: `$` would also accept a trailing newline.
+_IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@|-]{0,127}")
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,8 @@ def parse_roles(value: object) -> frozenset[str]:
 
 
 def _identifier(value: object, claim: str) -> str:
-    if not isinstance(value, str | int) or not _IDENTIFIER.match(str(value)):
+    # bool is an int to isinstance, but a true/false claim names no one.
+    if isinstance(value, bool) or not isinstance(value, str | int) or not _IDENTIFIER.fullmatch(str(value)):
         raise NotAuthenticated(
             f"Your SecureDB session token has no usable '{claim}' claim.",
             "Sign in to SecureDB again. If this persists, the identity provider must issue the configured claim "
