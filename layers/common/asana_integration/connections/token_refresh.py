@@ -126,7 +126,8 @@ class ConnectionTokenSource:
                     raise _cooling_down(int(record.refresh_retry_after - now) + 1)
                 if self._store.acquire_lease(self._key, self._owner, self._lease_seconds):
                     return self._refresh_holding_lease(rejected_token_id)
-            if self._clock() >= deadline:
+            left = deadline - self._clock()
+            if left <= 0:
                 metrics.add_metric(name="TokenRefreshWaitTimedOut", unit=MetricUnit.Count, value=1)
                 raise AsanaUnavailable(
                     "Another request is renewing the Asana token and did not finish in time.",
@@ -134,8 +135,9 @@ class ConnectionTokenSource:
                     code="token_refresh_in_progress",
                     retry_after=5,
                 )
-            # Jitter spreads the waiters' reads; it protects nothing secret.
-            self._sleep(self._poll_interval * random.uniform(0.5, 1.5))  # noqa: S311
+            # Jitter spreads the waiters' reads (it protects nothing secret); never past the deadline, whose reserve
+            # is the function's time to answer.
+            self._sleep(min(self._poll_interval * random.uniform(0.5, 1.5), left))  # noqa: S311
 
     def _refresh_holding_lease(self, rejected_token_id: str | None) -> str:
         try:
