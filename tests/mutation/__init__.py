@@ -1,0 +1,1 @@
+"""Mutation testing of the security-critical modules: ``make mutation`` (``python -m tests.mutation``)."""

@@ -1,0 +1,216 @@
+"""``make mutation``: mutmut 3 over the security-critical modules with the fast tests, then each module's score.
+
+    python -m tests.mutation                      every module of [tool.mutmut] only_mutate, from scratch
+    python -m tests.mutation identity transport   only the modules whose path contains one of these words
+    python -m tests.mutation --keep ...           reuse mutants/ (generated mutants and test stats) from the last run
+    python -m tests.mutation --report ...         only print the scores of the last run
+
+A module's score is its killed mutants over its behaviour-changing ones: all of its mutants less the survivors listed
+in tests/mutation/exclusions.toml (equivalent or text-only, each with its reason). Every surviving mutant that is not
+listed is printed with its change. The run fails when a module scores below ``--min-score`` or when the canary, a
+mutant that removes the identity claim's validation, is not killed: then mutants are not being switched on at all.
+
+Inspect a mutant with ``.venv/bin/python tests/mutation/mutmut_layer.py show <name>`` (or ``browse``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tomllib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from tests.mutation.mutmut_layer import import_path, import_roots
+
+HERE = Path(__file__).resolve().parent
+EXCLUSIONS_FILE = HERE / "exclusions.toml"
+MUTMUT = HERE / "mutmut_layer.py"
+MUTANTS = Path("mutants")
+DEFAULT_MIN_SCORE = 90.0
+
+# mutmut's exit codes per mutant: a test failed (1; 3 is pytest's internal error), or the mutant hung and was stopped
+# by the CPU limit or killed. Everything else (0 survived, 33 no test covers it, ...) counts as not detected.
+DETECTED_STATUSES = {"killed", "timeout", "segfault"}
+
+
+@dataclass(frozen=True)
+class Change:
+    """A mutant as a change of source lines, which (unlike its number) survives edits elsewhere in the function."""
+
+    function: str  # mutmut's key of the function, e.g. asana_integration.identity.x__identifier
+    original: str
+    mutant: str
+
+
+# Must die in every run: the identity claim's validation weakened from `or` to `and`, so '../other-org' or a missing
+# claim would become an organization id. If it survives, mutants are not being switched on (or the test is gone).
+CANARY = Change(
+    function="asana_integration.identity.x__identifier",
+    original="if isinstance(value, bool) or not isinstance(value, str | int) or not _IDENTIFIER.fullmatch(str(value)):",
+    mutant="if isinstance(value, bool) or not isinstance(value, str | int) and not _IDENTIFIER.fullmatch(str(value)):",
+)
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    change: Change
+    kind: str  # "equivalent" or "text-only"
+    reason: str
+
+
+@dataclass
+class ModuleScore:
+    path: str
+    mutants: int = 0
+    killed: int = 0
+    excluded: int = 0
+    survivors: list[str] = field(default_factory=list)
+
+    @property
+    def behaviour_changing(self) -> int:
+        return self.mutants - self.excluded
+
+    @property
+    def score(self) -> float:
+        return 100.0 * self.killed / self.behaviour_changing if self.behaviour_changing else 0.0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.mutation", description=__doc__.split("\n")[0])
+    parser.add_argument("modules", nargs="*", help="words naming modules to run (default: all of only_mutate)")
+    parser.add_argument("--keep", action="store_true", help="reuse mutants/ from the last run")
+    parser.add_argument("--report", action="store_true", help="only print the scores of the last run")
+    parser.add_argument("--min-score", type=float, default=DEFAULT_MIN_SCORE)
+    args = parser.parse_args(argv)
+
+    paths = selected_paths(args.modules)
+    if not args.report:
+        if not args.keep:
+            shutil.rmtree(MUTANTS, ignore_errors=True)
+        names = [f"{module_name(path)}.*" for path in paths] + [f"{CANARY.function}__mutmut_*"]
+        completed = subprocess.run([sys.executable, str(MUTMUT), "run", *names], check=False)  # noqa: S603
+        if completed.returncode != 0:
+            print(f"mutmut run failed (exit {completed.returncode})", file=sys.stderr)
+            return completed.returncode
+
+    exclusions = load_exclusions(EXCLUSIONS_FILE)
+    scores, unused = score_modules(paths, exclusions)
+    print_report(scores, unused)
+    failures = [s.path for s in scores if s.score < args.min_score]
+    if failures:
+        print(f"\nBelow {args.min_score:g}%: {', '.join(failures)}", file=sys.stderr)
+    if not canary_killed():
+        print(
+            f"\nThe canary mutant of {CANARY.function} ('or' -> 'and') was not killed: mutants are not being switched "
+            "on (see tests/mutation/mutmut_layer.py), or the test of a malformed identity claim is gone.",
+            file=sys.stderr,
+        )
+        return 1
+    return 1 if failures else 0
+
+
+def mutmut_config() -> dict[str, list[str]]:
+    return tomllib.loads(Path("pyproject.toml").read_text(encoding="utf-8"))["tool"]["mutmut"]
+
+
+def selected_paths(words: Iterable[str]) -> list[str]:
+    paths: list[str] = mutmut_config()["only_mutate"]
+    words = list(words)
+    chosen = [path for path in paths if not words or any(word in path for word in words)]
+    if not chosen:
+        raise SystemExit(f"No module of [tool.mutmut] only_mutate matches {words}: {paths}")
+    return chosen
+
+
+def module_name(path: str) -> str:
+    """The module a layer file is imported as (mutmut_layer.py names mutants after it)."""
+    return ".".join(import_path(path, import_roots(Path("pyproject.toml"))).with_suffix("").parts)
+
+
+def load_exclusions(file: Path) -> list[Exclusion]:
+    entries = tomllib.loads(file.read_text(encoding="utf-8")).get("exclusion", [])
+    exclusions = []
+    for entry in entries:
+        if entry["kind"] not in {"equivalent", "text-only"} or not entry["reason"].strip():
+            raise SystemExit(f"{file}: each exclusion needs kind 'equivalent' or 'text-only' and a reason: {entry}")
+        change = Change(entry["function"], entry["original"].strip(), entry["mutant"].strip())
+        exclusions.append(Exclusion(change, entry["kind"], entry["reason"]))
+    return exclusions
+
+
+def change_of(mutant_name: str, path: str) -> Change:
+    from mutmut.mutation.diff_apply import get_diff_for_mutant
+    from mutmut.utils.format_utils import mangled_name_from_mutant_name
+
+    diff = get_diff_for_mutant(mutant_name, path=path).splitlines()
+    removed = [line[1:].strip() for line in diff if line.startswith("-") and not line.startswith("---")]
+    added = [line[1:].strip() for line in diff if line.startswith("+") and not line.startswith("+++")]
+    return Change(mangled_name_from_mutant_name(mutant_name), "\n".join(removed), "\n".join(added))
+
+
+def statuses(path: str) -> dict[str, str]:
+    from mutmut.mutation.data import SourceFileMutationData
+    from mutmut.stats import status_by_exit_code
+
+    data = SourceFileMutationData(path=path)
+    data.load()
+    return {name: status_by_exit_code[code] for name, code in data.exit_code_by_key.items()}
+
+
+def score_modules(paths: Sequence[str], exclusions: Sequence[Exclusion]) -> tuple[list[ModuleScore], list[Exclusion]]:
+    by_change = {exclusion.change: exclusion for exclusion in exclusions}
+    used: set[Change] = set()
+    scores = []
+    for path in paths:
+        score = ModuleScore(path=str(PurePosixPath(path).relative_to("layers/common")))
+        for name, status in sorted(statuses(path).items()):
+            score.mutants += 1
+            if status in DETECTED_STATUSES:
+                score.killed += 1
+                continue
+            change = change_of(name, path)
+            if change in by_change:
+                score.excluded += 1
+                used.add(change)
+            else:
+                score.survivors.append(f"{name} ({status}):\n      - {change.original}\n      + {change.mutant}")
+        scores.append(score)
+    covered = {f"{module_name(path)}." for path in paths}
+    # Listed survivors of the modules that ran but not met: killed now, or the code changed. Either way, re-check them.
+    unused = [e for e in exclusions if e.change not in used and any(e.change.function.startswith(m) for m in covered)]
+    return scores, unused
+
+
+def canary_killed() -> bool:
+    path = next(p for p in mutmut_config()["only_mutate"] if CANARY.function.startswith(module_name(p) + "."))
+    for name, status in statuses(path).items():
+        if name.startswith(CANARY.function + "__mutmut_") and change_of(name, path) == CANARY:
+            return status in DETECTED_STATUSES
+    raise SystemExit(f"The canary mutant ({CANARY}) was not generated: update CANARY in {__file__}")
+
+
+def print_report(scores: Sequence[ModuleScore], unused: Sequence[Exclusion]) -> None:
+    print("\nMutation scores (killed / behaviour-changing mutants; exclusions: tests/mutation/exclusions.toml)\n")
+    header = f"{'module':<40} {'mutants':>7} {'killed':>7} {'survived':>8} {'excluded':>8} {'score':>7}"
+    print(header)
+    print("-" * len(header))
+    for s in scores:
+        survived = s.mutants - s.killed - s.excluded
+        print(f"{s.path:<40} {s.mutants:>7} {s.killed:>7} {survived:>8} {s.excluded:>8} {s.score:>6.1f}%")
+    for s in scores:
+        if s.survivors:
+            print(f"\nSurvivors in {s.path} (kill them with a test, or list them with the reason):")
+            for survivor in s.survivors:
+                print(f"  {survivor}")
+    if unused:
+        print("\nListed exclusions no surviving mutant matched (killed now, or the code changed; re-check them):")
+        for exclusion in unused:
+            print(f"  {exclusion.change.function}: {exclusion.change.original!r} -> {exclusion.change.mutant!r}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""pytest plugin for the mutation run: each mutant's tests go quickest first, so a mutant dies after little work.
+
+mutmut first runs every test once to learn which functions each one calls (``MUTANT_UNDER_TEST=stats``); this plugin
+records each test's whole duration then, set-up included (moto and the Asana sandbox cost far more than most test
+bodies, and mutmut's own figures leave set-up out), in ``test-durations.json`` (pytest runs in ``mutants/``). Each
+mutant's run then orders its tests by it. A mutant that survives still runs all of its tests; only the order changes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+DURATIONS = Path("test-durations.json")
+_measured: dict[str, float] = defaultdict(float)
+
+
+def _measuring() -> bool:
+    return os.environ.get("MUTANT_UNDER_TEST") == "stats"
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if _measuring():
+        _measured[report.nodeid] += report.duration
+
+
+def pytest_sessionfinish() -> None:
+    if _measuring() and _measured:
+        DURATIONS.write_text(json.dumps(_measured, indent=1), encoding="utf-8")
+
+
+@pytest.hookimpl(trylast=True)  # after the suite's own ordering (tests/conftest.py), which the sort keeps for ties
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if _measuring() or not DURATIONS.exists():
+        return
+    durations: dict[str, float] = json.loads(DURATIONS.read_text(encoding="utf-8"))
+    items.sort(key=lambda item: durations.get(item.nodeid, math.inf))
