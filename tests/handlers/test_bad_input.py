@@ -227,6 +227,14 @@ def test_a_body_that_is_not_declared_json_is_refused_with_415(org_a, route, cont
 
 
 @pytest.mark.parametrize("route", BODY_ROUTES, ids=str)
+def test_a_route_that_takes_a_body_refuses_another_media_type_even_without_a_body(org_a, route):
+    status, body = send_refused(route, None, content_type="text/plain")
+
+    assert status == 415
+    assert_error_envelope(body, "unsupported_media_type")
+
+
+@pytest.mark.parametrize("route", BODY_ROUTES, ids=str)
 def test_a_body_that_is_not_utf8_is_refused(org_a, route):
     raw = json.dumps(route.valid_body).encode()
     not_utf8 = raw.replace(b'"personal"', b'"pers\xffnal"').replace(b'"client_id": "', b'"client_id": "\xc3(')

@@ -33,7 +33,6 @@ from asana_integration.tenant_urls import TenantUrls, tenant_urls
 from asana_integration.web.request_body import (
     UnsupportedMediaType,
     describe_media_type,
-    invalid_body,
     parse_json_object,
     refuse_unreadable_body,
 )
@@ -142,16 +141,6 @@ def create_resolver() -> ApiResolver:
         )
         _log_refusal(error)
         return error_response(error)
-
-    @app.exception_handler(UnicodeDecodeError)
-    def _undecodable(error: UnicodeDecodeError) -> Response[str]:
-        # Powertools decodes a base64 body as UTF-8 when a route reads it. ``resolve`` refuses such bodies first, so
-        # this is a safety net: a decoding failure anywhere else is our bug, not the caller's.
-        if refuse_unreadable_body(app.current_event.raw_event) is None:
-            return _internal_error(app)
-        refusal = invalid_body("The request body is not UTF-8 text.")
-        _log_refusal(refusal)
-        return error_response(refusal)
 
     @app.not_found
     def _not_found(_: Exception) -> Response[str]:
