@@ -97,6 +97,7 @@ def test_the_refusal_names_a_renamed_claim():
         pytest.param("[admin auditor]", {"admin", "auditor"}, id="flattened list"),
         pytest.param("[auditor admin]", {"auditor", "admin"}, id="flattened list, admin last"),
         pytest.param("[admin]", {"admin"}, id="flattened single"),
+        pytest.param("[Xadmin adminX]", {"Xadmin", "adminX"}, id="only the brackets are stripped"),
         pytest.param("admin,auditor", {"admin", "auditor"}, id="commas"),
         pytest.param("admin, auditor", {"admin", "auditor"}, id="commas and spaces"),
         pytest.param("admin auditor", {"admin", "auditor"}, id="spaces"),

@@ -73,6 +73,11 @@ def test_a_foreign_host_falls_back_to_the_public_base_url(host):
     assert urls.redirect_uri == f"{FALLBACK}/asana/settings"
 
 
+def test_a_fallback_with_a_path_prefix_keeps_it_exactly():
+    prefixed = config(public_base_url="https://securedb.example.org/tenant-X/")
+    assert tenant_urls(prefixed, "evil.com").redirect_uri == "https://securedb.example.org/tenant-X/asana/settings"
+
+
 def test_with_no_allowlist_every_host_falls_back():
     closed = config(allowed="")
     assert tenant_urls(closed, "acme.expand.securedb.io").base_url == FALLBACK
