@@ -66,8 +66,18 @@ def _webhook_operation(path: str) -> dict[str, Any]:
     with_prefix = "{prefix}" in path
     header = {"in": "header", "required": False, "schema": {"type": "string"}}
     parameters = [
-        {**header, "name": "X-Hook-Secret", "description": "Asana's handshake: the webhook's secret"},
-        {**header, "name": "X-Hook-Signature", "description": "A delivery's HMAC-SHA256 of the body, in hex"},
+        {
+            **header,
+            "name": "X-Hook-Secret",
+            "description": "Asana's handshake: the webhook's secret",
+            "schema": {"type": "string", "pattern": "^[!-~]{16,512}$"},
+        },
+        {
+            **header,
+            "name": "X-Hook-Signature",
+            "description": "A delivery's HMAC-SHA256 of the body, in hex",
+            "schema": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"},
+        },
     ]
     if with_prefix:
         parameters.insert(0, {"in": "path", "name": "prefix", "required": True, "schema": {"type": "string"}})
