@@ -1,11 +1,11 @@
 """Text a caller may send: constrained where it enters, so nothing unsafe reaches storage, an HTTP header or a log line.
 
-Asana's tokens, secrets, client ids, gids and page offsets are opaque, and Asana asks integrations not to validate
-their format. What none of them can contain is a character outside printable ASCII: a control character (NUL, ESC,
-BEL, and CR/LF, which would split the ``Authorization`` header a PAT is sent in), a space, or anything non-ASCII (such
-as U+FFFD, which a gateway puts where a body's bytes were not UTF-8). Those are refused with the field named and the
+Asana's tokens, secrets, client ids and page offsets are opaque, and Asana asks integrations not to validate their
+format. What none of them can contain is a character outside printable ASCII: a control character (NUL, ESC, BEL,
+and CR/LF, which would split the ``Authorization`` header a PAT is sent in), a space, or anything non-ASCII (such as
+U+FFFD, which a gateway puts where a body's bytes were not UTF-8). Those are refused with the field named and the
 value never echoed. Surrounding whitespace, which a paste often adds, is trimmed first by the models that use these
-types (``str_strip_whitespace``).
+types (``str_strip_whitespace``). A Quick Action's ``offset`` query parameter takes ``VISIBLE_ASCII`` as its pattern.
 
 The pattern is declared in the OpenAPI document too, so clients (and Schemathesis) know what is accepted.
 """
@@ -42,6 +42,3 @@ OpaqueSecret = Annotated[
 
 OpaqueIdentifier = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=VISIBLE_ASCII)]
 """An identifier Asana issues (a client id: digits in practice, but not promised)."""
-
-PageOffset = Annotated[str, StringConstraints(min_length=1, max_length=2048, pattern=VISIBLE_ASCII)]
-"""Asana's ``next_page.offset``, handed back unchanged to fetch the next page."""
