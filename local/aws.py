@@ -10,17 +10,22 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from moto.server import ThreadedMotoServer
 
+from local.gateway.environment import LOCAL_DEPLOYMENT
 from local.gateway.runtime import ACCOUNT_ID, REGION, STACK_NAME
-from local.template import ROOT, load_template, table_definition, ttl_attribute
+from local.template import ROOT, TemplateError, load_template, local_intrinsics, table_definition, ttl_attribute
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
 
 DUMMY_ACCESS_KEY = "testing"  # the same dummies tests/conftest.py uses, so a test's fixtures and the stack agree
 DUMMY_SECRET_KEY = "testing"
@@ -70,6 +75,8 @@ class LocalAws:
         self._host, self._port = host, port
         self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
         self._started = False
+        self._session: boto3.Session | None = None
+        self._clients: dict[str, Any] = {}
 
     def start(self) -> LocalAws:
         _ensure_free(self._host, self._port)
@@ -77,10 +84,14 @@ class LocalAws:
         self._started = True
         # moto's backends are per process, not per server: a stack started earlier in this process (a test run)
         # would leave its tables behind. Every stack starts from an empty account.
+        self.reset()
+        return self
+
+    def reset(self) -> None:
+        """Empty the account: every resource of every service goes."""
         reset = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")  # noqa: S310 - ours
         with urllib.request.urlopen(reset, timeout=10):  # noqa: S310 - our own loopback URL
             pass
-        return self
 
     def stop(self) -> None:
         if self._started:
@@ -93,9 +104,22 @@ class LocalAws:
         return f"http://{host}:{port}"
 
     def session(self) -> boto3.Session:
-        return boto3.Session(
-            aws_access_key_id=DUMMY_ACCESS_KEY, aws_secret_access_key=DUMMY_SECRET_KEY, region_name=REGION
-        )
+        """One session for the stack's own calls (creating one reads botocore's models again: a tenth of a second)."""
+        if self._session is None:
+            self._session = boto3.Session(
+                aws_access_key_id=DUMMY_ACCESS_KEY, aws_secret_access_key=DUMMY_SECRET_KEY, region_name=REGION
+            )
+        return self._session
+
+    def client(self, service: str) -> Any:
+        """A client of this moto for ``service``, made once (clients are thread-safe; making one takes a while)."""
+        if service not in self._clients:
+            self._clients[service] = self.session().client(service, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
+        return self._clients[service]
+
+    def sqs(self) -> SQSClient:
+        client: SQSClient = self.client("sqs")
+        return client
 
     def create_resources(self, template: Mapping[str, Any] | None = None) -> LocalResources:
         """Every table, key and queue the template declares, created in moto with the template's properties.
@@ -105,21 +129,21 @@ class LocalAws:
         only exists on AWS around the code (roles, the HTTP API, the schedule, the layer), which the gateway plays.
         A key's policy is not applied either: moto does not evaluate key policies or IAM."""
         template = template or load_template()
-        session = self.session()
         references: dict[str, str] = {}
+        queues: dict[str, Mapping[str, Any]] = {}
         # Keys first: tables and queues may name them.
         ordered = sorted(template["Resources"].items(), key=lambda item: item[1]["Type"] != "AWS::KMS::Key")
         for logical_id, resource in ordered:
             kind, props = resource["Type"], resource.get("Properties", {})
             if kind == "AWS::KMS::Key":
-                kms = session.client("kms", endpoint_url=self.endpoint_url)
+                kms = self.client("kms")
                 key = kms.create_key(Description=str(props.get("Description", logical_id)))["KeyMetadata"]
                 if props.get("EnableKeyRotation"):
                     kms.enable_key_rotation(KeyId=key["KeyId"])
                 references[logical_id] = key["KeyId"]
                 references[f"{logical_id}.Arn"] = key["Arn"]
             elif kind == "AWS::DynamoDB::Table":
-                dynamodb = session.client("dynamodb", endpoint_url=self.endpoint_url)
+                dynamodb = self.client("dynamodb")
                 name = f"{STACK_NAME}-{logical_id}"
                 dynamodb.create_table(TableName=name, **table_definition(logical_id, template))
                 if "TimeToLiveSpecification" in props:
@@ -130,17 +154,36 @@ class LocalAws:
                 references[logical_id] = name
                 references[f"{logical_id}.Arn"] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{name}"
             elif kind == "AWS::SQS::Queue":
-                sqs = session.client("sqs", endpoint_url=self.endpoint_url)
-                name = f"{STACK_NAME}-{logical_id}"
-                attributes = {
-                    k: json.dumps(v) if isinstance(v, dict) else str(v).lower() if isinstance(v, bool) else str(v)
-                    for k, v in props.items()
-                    if k in _QUEUE_ATTRIBUTES
-                }
+                queues[logical_id] = props
+        self._create_queues(queues, references, template)
+        return LocalResources(references)
+
+    def _create_queues(
+        self,
+        queues: Mapping[str, Mapping[str, Any]],
+        references: dict[str, str],
+        template: Mapping[str, Any],
+    ) -> None:
+        """Queues with their template attributes, intrinsics evaluated. A queue whose ``RedrivePolicy`` names another
+        is created after it: SQS (and moto) refuse a dead-letter target that does not exist yet."""
+        sqs = self.sqs()
+        waiting = dict(queues)
+        while waiting:
+            ready = [
+                logical_id for logical_id, props in waiting.items() if not (_queue_dependencies(props) & waiting.keys())
+            ]
+            if not ready:
+                raise TemplateError(f"queues whose RedrivePolicy names each other: {', '.join(sorted(waiting))}")
+            for logical_id in ready:
+                props = local_intrinsics(references, template, LOCAL_DEPLOYMENT).resolve(waiting.pop(logical_id))
+                fifo = bool(props.get("FifoQueue"))
+                name = str(props.get("QueueName", f"{STACK_NAME}-{logical_id}{'.fifo' if fifo else ''}"))
+                attributes = {k: _queue_attribute(v) for k, v in props.items() if k in _QUEUE_ATTRIBUTES}
                 url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
                 references[logical_id] = url
                 references[f"{logical_id}.Arn"] = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}"
-        return LocalResources(references)
+                references[f"{logical_id}.QueueName"] = name
+                references[f"{logical_id}.QueueUrl"] = url
 
     def assert_local(self) -> None:
         """Fail loudly unless the process's default boto3 configuration talks to this moto: a guard against a stray
@@ -164,14 +207,55 @@ def _ensure_free(host: str, port: int) -> None:
             raise OSError(error.errno, f"cannot listen on {host}:{port} for moto ({error.strerror})") from None
 
 
+def _queue_dependencies(props: Mapping[str, Any]) -> set[str]:
+    """Logical ids a queue's RedrivePolicy refers to (``!GetAtt Dlq.Arn``, ``!Ref``, ``!Sub "${Dlq.Arn}"``)."""
+    found: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, list):
+            for item in value:
+                walk(item)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if key == "Fn::GetAtt":
+                    found.add(item[0] if isinstance(item, list) else str(item).split(".", 1)[0])
+                elif key == "Ref":
+                    found.add(str(item))
+                else:
+                    if key == "Fn::Sub":
+                        found.update(_SUB_NAME.findall(item if isinstance(item, str) else str(item[0])))
+                    walk(item)
+
+    walk(props.get("RedrivePolicy", {}))
+    return found
+
+
+_SUB_NAME = re.compile(r"\$\{([A-Za-z0-9]+)[.}]")
+
+
+def _queue_attribute(value: Any) -> str:
+    # CreateQueue takes every attribute as a string: a policy as JSON, a boolean in lower case.
+    if isinstance(value, dict):
+        return json.dumps(value)
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 # CloudFormation properties of AWS::SQS::Queue that are also CreateQueue attributes, by the same name.
 _QUEUE_ATTRIBUTES = frozenset(
     {
+        "ContentBasedDeduplication",
+        "DeduplicationScope",
         "DelaySeconds",
+        "FifoQueue",
+        "FifoThroughputLimit",
+        "KmsDataKeyReusePeriodSeconds",
+        "KmsMasterKeyId",
         "MaximumMessageSize",
         "MessageRetentionPeriod",
         "ReceiveMessageWaitTimeSeconds",
-        "VisibilityTimeout",
+        "RedriveAllowPolicy",
+        "RedrivePolicy",
         "SqsManagedSseEnabled",
+        "VisibilityTimeout",
     }
 )

@@ -64,7 +64,13 @@ def schedules(template: Mapping[str, Any] | None = None) -> list[ScheduleSpec]:
         for event_name, event in resource["Properties"].get("Events", {}).items():
             if event["Type"] not in ("Schedule", "ScheduleV2"):
                 continue
-            props = event["Properties"]
+            # Only what is read here is evaluated (a DeadLetterConfig names resources this module has no value for).
+            # Parameters take their defaults: a rate like !Ref IncrementalSyncRate resolves as deployed by default.
+            props = {
+                key: intrinsics.resolve(value)
+                for key, value in event["Properties"].items()
+                if key in ("Schedule", "ScheduleExpression", "Name", "Input", "State", "Enabled")
+            }
             kind: Literal["Schedule", "ScheduleV2"] = event["Type"]
             # SAM names a ScheduleV2 after its generated resource (<Function><Event>); CloudFormation names a rule
             # <stack>-<Function><Event>-<suffix>.
@@ -78,7 +84,7 @@ def schedules(template: Mapping[str, Any] | None = None) -> list[ScheduleSpec]:
                     event_name=event_name,
                     kind=kind,
                     expression=props["Schedule"] if kind == "Schedule" else props["ScheduleExpression"],
-                    name=str(intrinsics.resolve(props.get("Name", default_name))),
+                    name=str(props.get("Name", default_name)),
                     input=props.get("Input"),
                     enabled=state == "ENABLED",
                 )

@@ -15,10 +15,18 @@ from local.gateway.environment import (
     process_environment,
 )
 from local.gateway.runtime import STACK_NAME, FunctionHost
-from local.template import TemplateError, functions
+from local.template import TemplateError, functions, load_template
 from tests.local.conftest import mini_template
 
+# Every resource of the template has a stand-in (a function's variables may name any table or queue); the ones the
+# assertions below read have recognisable values.
+_STAND_INS = {
+    reference: f"local-{name}"
+    for name in load_template()["Resources"]
+    for reference in (name, f"{name}.Arn", f"{name}.QueueName")
+}
 LOCAL_REFERENCES = {
+    **_STAND_INS,
     "IntegrationTable": "local-table",
     "IntegrationKey.Arn": "arn:aws:kms:us-east-1:123456789012:key/k",
     "PublicBaseUrl": "http://127.0.0.1:3000",
