@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from asana_integration.config import get_config
 from asana_integration.models.credentials import OrgCredentials
 from asana_integration.models.sync import SyncRun
 from asana_integration.sync import engine, listing
@@ -93,7 +94,16 @@ def connect(services: Services, org_id: str = ORG, pat: str = demo.DEMO_PAT) -> 
 
 
 @pytest.fixture
-def sync(sandbox, aws_with_sandbox, monkeypatch) -> Iterator[Sync]:
+def sync_env() -> dict[str, str]:
+    """Environment the sync runs with beyond the template's; a test changes it with ``parametrize("sync_env", …)``."""
+    return {}
+
+
+@pytest.fixture
+def sync(sandbox, aws_with_sandbox, sync_env, monkeypatch) -> Iterator[Sync]:
+    for name, value in sync_env.items():
+        monkeypatch.setenv(name, value)
+    get_config.cache_clear()
     services = Services()
     connect(services)
     worker, dispatcher = function_module("sync", "worker"), function_module("sync", "dispatcher")
@@ -274,12 +284,8 @@ def test_a_429_storm_still_leaves_the_mirror_equal_and_nothing_written_twice(syn
     assert not sync.writes.twice()
 
 
-def test_asana_5xx_faults_still_leave_the_mirror_equal(sync, monkeypatch):
-    monkeypatch.setenv("ASANA_MAX_RETRIES", "0")  # every 5xx reaches the engine, which sends the unit again
-    from asana_integration.config import get_config
-
-    get_config.cache_clear()
-    sync.services.config = get_config()
+@pytest.mark.parametrize("sync_env", [{"ASANA_MAX_RETRIES": "0"}])  # every 5xx reaches the engine
+def test_asana_5xx_faults_still_leave_the_mirror_equal(sync):
     sync.import_projects(demo.DEMO_TASK_PROJECT_GID)
     sync.sandbox.inject_errors(count=2, status=503, path_prefix="/api/1.0/projects")
     sync.sandbox.inject_errors(count=1, status=500, path_prefix="/api/1.0/tasks")
@@ -288,6 +294,7 @@ def test_asana_5xx_faults_still_leave_the_mirror_equal(sync, monkeypatch):
 
     sync.assert_mirror_equals_sandbox()
     assert (run.status, run.errors) == ("succeeded", [])
+    assert sum(1 for request in sync.sandbox.requests() if request.status >= 500) == 3  # each unit sent again
     assert not sync.writes.twice()
 
 

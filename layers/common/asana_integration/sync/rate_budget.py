@@ -5,8 +5,9 @@ Asana counts every request of a token (429s included) in a rolling minute: 1,500
 nine tenths over the minute, so no 60-second window can ever exceed the plan's limit, however the workers interleave.
 
 Cost: a worker takes tokens in growing batches (1, 2, 4, 8, then 10 per conditional write), so a unit that makes one
-call takes one token and a long listing writes DynamoDB once per ten calls. Writes are optimistic (a version number);
-a conflicting writer gets the current state back from the failed condition and tries again without a read.
+call takes one token and a long listing writes DynamoDB once per ten calls (short of tokens, it waits for a batch).
+Writes are optimistic (a version number): a conflicting writer gets the current state back from the failed condition
+and tries again without a read.
 
 A 429 pauses the whole organization: ``Retry-After`` is written as ``blocked_until`` and the bucket is emptied. A wait
 that would outlast the Lambda's remaining time is never waited: ``RateBudgetExhausted`` tells the unit to save its
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
 MAX_BATCH = 10
+MIN_WAIT_SECONDS = 0.001
+_EPSILON = 1e-6
 # Outside Lambda (no remaining-time callback) a wait longer than this gives up instead of blocking.
 MAX_WAIT_SECONDS = 60.0
 
@@ -102,31 +105,38 @@ class RateBudget:
                 raise
 
     def _take_from_bucket(self) -> int:
+        want = min(self._batch, self.capacity)
         bucket = self._bucket or self._read()
         while True:
             now = self._clock()
             if bucket.blocked_until > now:
-                wait = bucket.blocked_until - now
-            else:
-                available = min(
-                    float(self.capacity), bucket.tokens + (now - bucket.refilled_at) * self.refill_per_second
-                )
-                if available >= 1:
-                    taken = min(self._batch, math.floor(available))
-                    written = self._write(bucket, available - taken, now)
-                    if written is None:
-                        return taken
-                    bucket = written  # another worker wrote first: try again on its state
-                    continue
-                wait = (1 - available) / self.refill_per_second
-            self._wait(wait)
+                self._wait(bucket.blocked_until - now)
+                bucket = self._read()
+                continue
+            available = min(float(self.capacity), bucket.tokens + (now - bucket.refilled_at) * self.refill_per_second)
+            # Stored times are rounded to the millisecond: "almost one" token is one.
+            if available + _EPSILON >= max(1.0, want / 2):
+                taken = max(1, min(want, math.floor(available + _EPSILON)))
+                written = self._write(bucket, available - taken, now)
+                if written is None:
+                    return taken
+                bucket = written  # another worker wrote first: try again on its state
+                continue
+            # Short of tokens: wait for a whole batch (one write per batch, also when the budget paces the workers),
+            # or for one token when the batch would not fit in the time left.
+            one = (1 - available) / self.refill_per_second
+            batch = (want - available) / self.refill_per_second
+            self._wait(batch if batch <= self._wait_limit() else one)
             bucket = self._read()
 
     def _wait(self, seconds: float) -> None:
-        limit = self._time_left() if self._time_left is not None else MAX_WAIT_SECONDS
-        if seconds > limit:
+        seconds = max(seconds, MIN_WAIT_SECONDS)
+        if seconds > self._wait_limit():
             raise RateBudgetExhausted(seconds)
         self._sleep(seconds)
+
+    def _wait_limit(self) -> float:
+        return self._time_left() if self._time_left is not None else MAX_WAIT_SECONDS
 
     def _read(self) -> _Bucket:
         item = self._table.get_item(Key=self._key, ConsistentRead=True).get("Item")
