@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from local.asana_sandbox import demo
+from local.gateway.async_invoke import LOCAL_RETRY_DELAY_SCALE
 from local.stack import DEFAULT_PORTS, LocalStack, StackPorts
 
 
@@ -36,6 +37,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="the functions' and the gateway's",
     )
     parser.add_argument("--no-schedules", action="store_true", help="do not fire scheduled events on their timer")
+    parser.add_argument(
+        "--no-pollers",
+        action="store_true",
+        help="do not poll the SQS event sources in the background (drain them with POST /_local/queues/<Queue>/drain)",
+    )
+    parser.add_argument(
+        "--retry-delay-scale",
+        type=float,
+        default=float(os.environ.get("RETRY_DELAY_SCALE", LOCAL_RETRY_DELAY_SCALE)),
+        help="scale of Lambda's 1 and 2 minute waits before retrying a failed asynchronous event "
+        f"(default {LOCAL_RETRY_DELAY_SCALE:.4f}: 1 s and 2 s; 1 waits as AWS does)",
+    )
     return parser.parse_args(argv)
 
 
@@ -49,6 +62,7 @@ def configure_logging(level: str) -> None:
 def banner(stack: LocalStack) -> str:
     urls = stack.urls
     identities = "\n".join(f"    {i.key:<12} {i.label} (org_id {i.org_id}, sub {i.user_id})" for i in stack.identities)
+    queues = ", ".join(sorted({p.mapping.queue for p in stack.gateway.event_sources.pollers})) or "none"
     return f"""
 SecureDB <-> Asana, local mode. Nothing here reaches AWS or Asana.
 
@@ -57,6 +71,8 @@ SecureDB <-> Asana, local mode. Nothing here reaches AWS or Asana.
   Asana sandbox         {urls.sandbox}      (API {urls.asana_api}, OAuth {urls.asana_oauth})
   AWS (moto)            {urls.aws}
   Fire the hourly sync  curl -X POST {urls.gateway}/_local/schedules/SyncFunction
+  Drain a queue now     curl -X POST {urls.gateway}/_local/queues/<Queue>/drain   (<Queue>: {queues})
+  SQS event sources     {urls.gateway}/_local/queues
   Routes                {urls.gateway}/_local/routes
 
 Register in the Asana app (the sandbox's demo apps already list them):
@@ -89,6 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     stack = LocalStack(
         StackPorts(gateway=args.port, sandbox=args.sandbox_port, aws=args.aws_port, signin=args.signin_port),
         run_schedules=not args.no_schedules,
+        run_pollers=not args.no_pollers,
+        retry_delay_scale=args.retry_delay_scale,
         log_level=args.log_level,
     )
     try:

@@ -8,6 +8,10 @@ handlers, wired the way ``template.yaml`` wires them on AWS. ``make run`` and th
 Ports default to 0 (ephemeral, for tests); ``DEFAULT_PORTS`` are the fixed ones ``make run`` uses. The stack sets the
 functions' environment in this process's ``os.environ`` while it runs (the handlers read it there) and restores the
 previous values on stop; run one stack per process at a time.
+
+The template's SQS event source mappings are polled in the background (``run_pollers``) as Lambda polls them; tests
+and scripts can instead step them with :meth:`LocalStack.poll_once` and :meth:`LocalStack.drain_queues`. Scheduled
+events are asynchronous invocations with Lambda's retries, their waits scaled by ``retry_delay_scale``.
 """
 
 from __future__ import annotations
@@ -27,17 +31,26 @@ from local.asana_sandbox import AsanaSandbox, demo
 from local.aws import LocalAws, LocalResources, aws_environment, aws_variables_to_remove
 from local.dev_identity import DEMO_IDENTITIES, DemoIdentity, DevIdentityProvider
 from local.gateway import (
+    AsyncDelivery,
+    AsyncInvoker,
     BackgroundServer,
+    BatchReport,
+    Destinations,
+    DrainReport,
+    EventSources,
     FunctionHost,
     Gateway,
-    Invocation,
     JwtAuthorizer,
     OidcJwks,
+    QueuePoller,
     RouteTable,
     Scheduler,
+    async_configs,
     authorizer_config,
     schedules,
+    sqs_mappings,
 )
+from local.gateway.async_invoke import LOCAL_RETRY_DELAY_SCALE
 from local.gateway.environment import (
     function_environments,
     lambda_log_level,
@@ -84,12 +97,16 @@ class LocalStack:
         *,
         host: str = "127.0.0.1",
         run_schedules: bool = True,
+        run_pollers: bool = True,
+        retry_delay_scale: float = LOCAL_RETRY_DELAY_SCALE,
         log_level: str = "INFO",
         template: Mapping[str, Any] | None = None,
     ) -> None:
         self.ports = ports
         self.host = host
         self.run_schedules = run_schedules
+        self.run_pollers = run_pollers
+        self.retry_delay_scale = retry_delay_scale
         self.log_level = log_level
         self.template = template or load_template()
         self._aws: LocalAws | None = None
@@ -97,6 +114,8 @@ class LocalStack:
         self._sandbox: AsanaSandbox | None = None
         self._environment: AbstractContextManager[None] | None = None  # the functions' variables, while running
         self._scheduler: Scheduler | None = None
+        self._event_sources: EventSources | None = None
+        self._invoker: AsyncInvoker | None = None
         self._gateway: Gateway | None = None
         self._identity: DevIdentityProvider | None = None
         self._urls: StackUrls | None = None
@@ -159,13 +178,29 @@ class LocalStack:
         )
         signin_server.serve(self._identity)
         specs = schedules(self.template)
+        host = FunctionHost(self.template, root=ROOT, expected_environment=environments)
+        # Lambda's own calls (polling, deleting, sending records): a client of its own, not the functions' default.
+        sqs = self._aws.sqs()
+        self._invoker = AsyncInvoker(
+            host,
+            async_configs(references, self.template),
+            Destinations(sqs),
+            retry_delay_scale=self.retry_delay_scale,
+        )
+        self._event_sources = EventSources(
+            [QueuePoller(mapping, host, sqs) for mapping in sqs_mappings(references, self.template)]
+        )
         self._gateway = Gateway(
             RouteTable.from_template(self.template),
-            FunctionHost(self.template, root=ROOT, expected_environment=environments),
+            host,
             JwtAuthorizer(auth, OidcJwks(auth.issuer).key),  # trusts exactly one issuer: the dev sign-in
             specs,
+            invoker=self._invoker,
+            event_sources=self._event_sources,
         )
         gateway_server.serve(self._gateway)
+        if self.run_pollers:
+            self._event_sources.start()
         if self.run_schedules:
             self._scheduler = Scheduler(specs, self._gateway.fire_schedule)
             self._scheduler.start()
@@ -187,6 +222,8 @@ class LocalStack:
         """Stop in reverse order of dependence; safe to call twice or after a failed start."""
         steps = [
             ("scheduler", self._scheduler.stop if self._scheduler else None),
+            ("SQS pollers", self._event_sources.stop if self._event_sources else None),
+            ("asynchronous invocations", self._invoker.stop if self._invoker else None),
             *[(f"server {s.port}", s.stop) for s in reversed(self._servers)],
             ("sandbox", self._sandbox.stop if self._sandbox else None),
             ("environment", self._restore_environment if self._environment else None),
@@ -201,6 +238,7 @@ class LocalStack:
                 _log.exception("stopping %s failed", name)
         boto3.DEFAULT_SESSION = None
         self._scheduler = self._sandbox = self._environment = self._aws = self._gateway = self._identity = None
+        self._event_sources = self._invoker = None
         self._servers = []
         self._urls = None
 
@@ -249,9 +287,27 @@ class LocalStack:
         """A bearer token the gateway accepts, for ``"admin"``, ``"member"`` or ``"other-admin"``."""
         return self.identity.token_for(identity, **claim_overrides)
 
-    def fire_schedule(self, function: str, event_name: str | None = None) -> Invocation:
-        """Deliver a function's scheduled event now (as ``POST /_local/schedules/<function>`` does) and wait."""
-        return self.gateway.fire_schedule(self.gateway.schedule(function, event_name))
+    def fire_schedule(
+        self, function: str, event_name: str | None = None, *, timeout: float | None = None
+    ) -> AsyncDelivery:
+        """Deliver a function's scheduled event now (as ``POST /_local/schedules/<function>`` does) and wait until it
+        settles: succeeded, or failed after Lambda's retries with its record sent to the OnFailure destination."""
+        return self.gateway.fire_schedule(self.gateway.schedule(function, event_name)).wait(timeout)
+
+    def poll_once(self, queue: str) -> BatchReport | None:
+        """Run one batch of the (single) mapping reading ``queue`` (its logical id) to the end; ``None`` if the queue
+        had no visible message."""
+        pollers = self.gateway.event_sources.for_queue(queue)
+        if len(pollers) != 1:
+            raise LookupError(f"{len(pollers)} mappings read {queue}; drain it instead")
+        return pollers[0].poll_once()
+
+    def drain_queues(
+        self, queue: str | None = None, *, wait_for_invisible: bool = False, timeout: float = 60.0
+    ) -> list[DrainReport]:
+        """Run the mappings (of one queue, or all) until no message is visible and no batch is running, including
+        what the functions queued meanwhile; ``wait_for_invisible`` also waits out messages in flight and delayed."""
+        return self.gateway.event_sources.drain(queue, wait_for_invisible=wait_for_invisible, timeout=timeout)
 
     # ------------------------------------------------------------------------------------------------ helpers
     def _bind(self, port: int, name: str) -> BackgroundServer:

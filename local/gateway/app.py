@@ -5,8 +5,14 @@ never uses; API Gateway would answer 404 there):
 
 - ``GET /_local/health``: ``{"status": "ok"}`` once the stack is wired.
 - ``GET /_local/routes``: the routes read from the template.
-- ``POST /_local/schedules/<FunctionLogicalId>[/<EventName>]``: deliver that function's scheduled event now and wait
-  for it; answers the invocation's outcome and result.
+- ``POST /_local/schedules/<FunctionLogicalId>[/<EventName>]``: deliver that function's scheduled event now, as
+  Scheduler does (an asynchronous invocation, with Lambda's retries and destinations), and wait until it settles:
+  200 when it succeeded, 500 when it failed for good, with every attempt counted and the last one's outcome and
+  result. ``?wait=false`` answers 202 at once, as Lambda's asynchronous Invoke does.
+- ``GET /_local/queues``: the SQS event source mappings and their queues' message counts.
+- ``POST /_local/queues/<QueueLogicalId>/drain``: run that queue's mappings until no message is visible and no batch
+  is running (``?wait_for_invisible=true`` also waits out messages in flight or delayed; ``?timeout=`` seconds, 60 by
+  default); answers what ran.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Request
 
+from local.gateway.async_invoke import AsyncDelivery, AsyncInvoker, PendingDelivery
 from local.gateway.authorizer import JwtAuthorizer, Unauthorized, flatten_claims
 from local.gateway.events import (
     HttpResult,
@@ -33,6 +40,7 @@ from local.gateway.events import (
 from local.gateway.routes import RouteTable
 from local.gateway.runtime import FunctionHost, Invocation
 from local.gateway.schedules import ScheduleSpec, scheduled_event
+from local.gateway.sqs_poller import EventSources, QueuePoller
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -60,11 +68,15 @@ class Gateway:
         schedules: list[ScheduleSpec],
         *,
         integration_timeout: float = INTEGRATION_TIMEOUT_SECONDS,
+        invoker: AsyncInvoker | None = None,
+        event_sources: EventSources | None = None,
     ) -> None:
         self.routes = routes
         self.host = host
         self.authorizer = authorizer
         self.schedules = schedules
+        self.invoker = invoker or AsyncInvoker(host)
+        self.event_sources = event_sources or EventSources([])
         self._integration_timeout = integration_timeout
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -141,15 +153,54 @@ class Gateway:
             ]
             return _Answer(_json(200, {"routes": routes}))
         if request.method == "POST" and parts[0] == "schedules" and len(parts) in (2, 3):
-            try:
-                spec = self.schedule(parts[1], parts[2] if len(parts) == 3 else None)
-            except LookupError as error:
-                return _Answer(_json(404, {"message": str(error)}))
-            invocation = self.fire_schedule(spec)
-            return _Answer(
-                _json(200 if invocation.outcome == "ok" else 500, _describe(spec, invocation)), spec.function
-            )
+            return self._fire_schedule_control(request, parts[1], parts[2] if len(parts) == 3 else None)
+        if request.method == "GET" and parts == ["queues"]:
+            return _Answer(_json(200, {"mappings": [self._describe_mapping(p) for p in self.event_sources.pollers]}))
+        if request.method == "POST" and parts[0] == "queues" and len(parts) == 3 and parts[2] == "drain":
+            return self._drain_control(request, parts[1])
         return _Answer(error_result(404, "Not Found"))
+
+    def _fire_schedule_control(self, request: Request, function: str, event_name: str | None) -> _Answer:
+        try:
+            spec = self.schedule(function, event_name)
+            wait = _flag(request, "wait", default=True)
+        except LookupError as error:
+            return _Answer(_json(404, {"message": str(error)}))
+        except ValueError as error:
+            return _Answer(_json(400, {"message": str(error)}))
+        pending = self.fire_schedule(spec)
+        if not wait:
+            body = {"function": spec.function, "schedule": spec.name, "requestId": pending.request_id}
+            return _Answer(_json(202, body), spec.function)
+        delivery = pending.wait()
+        return _Answer(_json(200 if delivery.succeeded else 500, _describe(spec, delivery)), spec.function)
+
+    def _drain_control(self, request: Request, queue: str) -> _Answer:
+        try:
+            self.event_sources.for_queue(queue)
+            wait_for_invisible = _flag(request, "wait_for_invisible", default=False)
+            timeout = float(request.args.get("timeout", "60"))
+            if not 0 < timeout <= 900:
+                raise ValueError("timeout must be seconds between 0 and 900")
+        except LookupError as error:
+            return _Answer(_json(404, {"message": str(error)}))
+        except ValueError as error:
+            return _Answer(_json(400, {"message": str(error)}))
+        reports = self.event_sources.drain(queue, wait_for_invisible=wait_for_invisible, timeout=timeout)
+        return _Answer(_json(200, {"mappings": [report.as_json() for report in reports]}))
+
+    @staticmethod
+    def _describe_mapping(poller: QueuePoller) -> dict[str, Any]:
+        mapping, counts = poller.mapping, poller.counts()
+        return {
+            "queue": mapping.queue,
+            "function": mapping.function,
+            "batchSize": mapping.batch_size,
+            "maximumBatchingWindowInSeconds": mapping.batching_window_seconds,
+            "maximumConcurrency": mapping.maximum_concurrency,
+            "reportBatchItemFailures": mapping.report_batch_item_failures,
+            "messages": {"visible": counts.visible, "inFlight": counts.in_flight, "delayed": counts.delayed},
+        }
 
     def schedule(self, function: str, event_name: str | None = None) -> ScheduleSpec:
         candidates = [
@@ -160,27 +211,37 @@ class Gateway:
             raise LookupError(f"no single schedule matches {function}/{event_name or '*'} (known: {known})")
         return candidates[0]
 
-    def fire_schedule(self, spec: ScheduleSpec) -> Invocation:
-        """Deliver the schedule's event as an asynchronous invocation would: queued behind the function's reserved
-        concurrency, never throttled away. One attempt: Lambda's retries of a failed run and its ``EventInvokeConfig``
-        ``OnFailure`` destination are not played here; the outcome is answered and logged instead."""
-        invocation = self.host.invoke(spec.function, scheduled_event(spec), queue_when_throttled=True)
-        _log.info(
-            "schedule %s -> %s: %s in %.0f ms", spec.name, spec.function, invocation.outcome, invocation.duration_ms
-        )
-        return invocation
+    def fire_schedule(self, spec: ScheduleSpec) -> PendingDelivery:
+        """Deliver the schedule's event as Scheduler does: an asynchronous invocation, which Lambda retries and
+        reports to the function's destinations (``local.gateway.async_invoke``). Returns at once."""
+        pending = self.invoker.invoke(spec.function, scheduled_event(spec))
+        _log.info("schedule %s -> %s (request %s)", spec.name, spec.function, pending.request_id)
+        return pending
 
 
-def _describe(spec: ScheduleSpec, invocation: Invocation) -> dict[str, Any]:
+def _describe(spec: ScheduleSpec, delivery: AsyncDelivery) -> dict[str, Any]:
+    last = delivery.last
     return {
         "function": spec.function,
         "schedule": spec.name,
-        "requestId": invocation.request_id,
-        "outcome": invocation.outcome,
-        "durationMs": round(invocation.duration_ms),
-        "result": invocation.result,
-        "error": type(invocation.error).__name__ if invocation.error is not None else None,
+        "requestId": delivery.request_id,
+        "condition": delivery.condition,
+        "attempts": len(delivery.attempts),
+        "outcome": last.outcome,
+        "durationMs": round(last.duration_ms),
+        "result": last.result,
+        "error": type(last.error).__name__ if last.error is not None else None,
+        "recordSentTo": list(delivery.record_sent_to),
     }
+
+
+def _flag(request: Request, name: str, *, default: bool) -> bool:
+    value = request.args.get(name)
+    if value is None:
+        return default
+    if value not in ("true", "false"):
+        raise ValueError(f"{name} must be true or false")
+    return value == "true"
 
 
 def _json(status: int, body: Any) -> HttpResult:

@@ -129,12 +129,14 @@ class FunctionHost:
         *,
         wait_seconds: float | None = None,
         queue_when_throttled: bool = False,
+        request_id: str | None = None,
     ) -> Invocation:
         """Run the handler in its own thread and wait for it: at most its Timeout, or ``wait_seconds`` if shorter
         (the caller stops waiting: ``abandoned``, the handler carries on). ``queue_when_throttled`` waits for a free
-        concurrency slot (asynchronous invocations queue on AWS) instead of failing (synchronous ones are throttled)."""
+        concurrency slot (asynchronous invocations queue on AWS) instead of failing (synchronous ones are throttled).
+        ``request_id`` is given for a retried asynchronous event, which Lambda runs again under its first request id."""
         function = self.functions[logical_id]
-        request_id = str(uuid.uuid4())
+        request_id = request_id or str(uuid.uuid4())
         started = time.monotonic()
 
         def finish(outcome: Outcome, result: Any = None, error: BaseException | None = None) -> Invocation:

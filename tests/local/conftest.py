@@ -7,6 +7,7 @@ gateway maps responses).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 from werkzeug.test import Client
 
+from local.aws import LocalAws
 from local.dev_identity import DevIdentityProvider
 from local.gateway import FunctionHost, Gateway, JwtAuthorizer, RouteTable, authorizer_config, schedules
 
@@ -157,3 +159,12 @@ def _pyjwk(identity: DevIdentityProvider) -> Any:
     import jwt
 
     return jwt.PyJWK(identity.jwks["keys"][0])
+
+
+@pytest.fixture(scope="module")
+def local_aws() -> Iterator[LocalAws]:
+    """moto in server mode, as the local stack runs it, for one test module; tests reset it before use. Only modules
+    of the first test group use it: moto's backends are per process, and the e2e stack starts after them."""
+    aws = LocalAws().start()
+    yield aws
+    aws.stop()
