@@ -2,7 +2,8 @@
 
 Authentication and rate limiting run before these views (see app.py); each view only checks access and scopes. This
 module holds the access rules and response helpers every route shares, plus the user, workspace and project-listing
-reads; the other routes live in api_tasks.py, api_projects.py, api_memberships.py and api_events.py.
+reads; the other routes live in api_tasks.py, api_projects.py, api_memberships.py, api_events.py and
+api_webhooks.py.
 
 Sandbox choices where Asana's behaviour is not documented:
 
@@ -23,7 +24,7 @@ Sandbox choices where Asana's behaviour is not documented:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
@@ -189,20 +190,22 @@ class Api:
 
     def listing(self, items: Sequence[Resource], *, paginated: bool = True) -> Response:
         tree = parse_opt_fields(request.args.get("opt_fields"))
-        body: dict[str, Any] = {}
-        if paginated:
-            path = request.path.removeprefix(API_PREFIX)
-            page = parse_page_request(request.args, self.state.offsets, path)
-            query = [(k, v) for k, v in request.args.items(multi=True) if k != "offset"]
-            api_base = f"{request.host_url.rstrip('/')}{API_PREFIX}"
-            chunk, next_page, with_next = paginate(
-                items, page, codec=self.state.offsets, path=path, query=query, base_url=api_base
-            )
-            body["data"] = [render(obj, tree, self.store) for obj in chunk]
-            if with_next:
-                body["next_page"] = next_page
-        else:
-            body["data"] = [render(obj, tree, self.store) for obj in items[:MEMBER_LISTING_CAP]]
+        if not paginated:
+            return jsonify({"data": [render(obj, tree, self.store) for obj in items[:MEMBER_LISTING_CAP]]})
+        return self.paged(items, lambda obj: render(obj, tree, self.store))
+
+    def paged[T](self, items: Sequence[T], renderer: Callable[[T], dict[str, Any]]) -> Response:
+        """One page of `items` (Asana's limit/offset/next_page), each record rendered by `renderer`."""
+        path = request.path.removeprefix(API_PREFIX)
+        page = parse_page_request(request.args, self.state.offsets, path)
+        query = [(k, v) for k, v in request.args.items(multi=True) if k != "offset"]
+        api_base = f"{request.host_url.rstrip('/')}{API_PREFIX}"
+        chunk, next_page, with_next = paginate(
+            items, page, codec=self.state.offsets, path=path, query=query, base_url=api_base
+        )
+        body: dict[str, Any] = {"data": [renderer(obj) for obj in chunk]}
+        if with_next:
+            body["next_page"] = next_page
         return jsonify(body)
 
 

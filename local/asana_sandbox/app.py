@@ -20,6 +20,7 @@ from local.asana_sandbox.api_events import register_event_routes
 from local.asana_sandbox.api_memberships import register_membership_routes
 from local.asana_sandbox.api_projects import register_project_routes
 from local.asana_sandbox.api_tasks import register_task_routes
+from local.asana_sandbox.api_webhooks import register_webhook_routes
 from local.asana_sandbox.control import CONTROL_PREFIX, register_control_routes
 from local.asana_sandbox.errors import RATE_LIMITED, SERVER_ERROR, AsanaError, error_body
 from local.asana_sandbox.oauth import OAUTH_PREFIX, register_oauth_routes
@@ -97,6 +98,7 @@ def create_app() -> Flask:
         register_task_routes,
         register_membership_routes,
         register_event_routes,
+        register_webhook_routes,
     ):
         register(app, api)
     register_oauth_routes(app)

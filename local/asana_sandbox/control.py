@@ -1,7 +1,11 @@
 """The control API under /_sandbox: the same switches as the Python API, as JSON POSTs for e2e tests and manual runs.
 
 Every endpoint takes and returns JSON. Nothing here exists in real Asana; the gateway never forwards /_sandbox. The
-data controls (dataset, users, teams, trash, event inspection) are in control_data.py.
+data controls (dataset, users, teams, trash, event inspection) are in control_data.py, the webhook controls in
+control_webhooks.py.
+
+- `clock/advance` `{"seconds"}` jumps the sandbox clock forward; `clock/speed` `{"factor"}` makes it run that many
+  times faster than real time (1: real time); `reset` returns it to real time.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 
 from local.asana_sandbox.control_data import DATA_HANDLERS, register_event_inspector
+from local.asana_sandbox.control_webhooks import WEBHOOK_HANDLERS, register_webhook_inspector
 from local.asana_sandbox.faults import CONTROL_PREFIX
 from local.asana_sandbox.pagination import DEFAULT_OFFSET_TTL_SECONDS
 from local.asana_sandbox.ratelimit import DEFAULT_REQUESTS_PER_MINUTE
@@ -30,7 +35,8 @@ def reset(state: SandboxState) -> None:
     """Clear every switch and counter and restore default settings.
 
     Issued tokens, registered apps and PATs stay, so a running stack keeps its connection across e2e tests. The Asana
-    data and its events stay too: `POST /_sandbox/dataset` (control_data.py) restores pristine data.
+    data and its events stay too: `POST /_sandbox/dataset` (control_data.py) restores pristine data. Webhooks stay,
+    with their timers; simulated target failures are cleared.
     """
     state.faults.reset()
     state.limiter.reset()
@@ -39,6 +45,7 @@ def reset(state: SandboxState) -> None:
     state.recorder.clear()
     state.store.reset_switches()
     state.events.reset_settings()
+    state.webhooks.reset_switches()
     state.clock.reset()
 
 
@@ -94,6 +101,10 @@ def _settings(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
         state.events.token_ttl_seconds = float(body["sync_token_ttl_seconds"])
     if "event_retention_seconds" in body:
         state.events.retention_seconds = float(body["event_retention_seconds"])
+    if "allow_loopback_targets" in body:
+        state.webhooks.allow_loopback_targets = bool(body["allow_loopback_targets"])
+    if "webhook_delivery_timeout_seconds" in body:
+        state.webhooks.delivery_timeout_seconds = float(body["webhook_delivery_timeout_seconds"])
     return {
         "requests_per_minute": state.limiter.per_minute,
         "offset_ttl_seconds": state.offsets.ttl_seconds,
@@ -101,6 +112,8 @@ def _settings(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
         "rotate_refresh_tokens": store.rotate_refresh_tokens,
         "sync_token_ttl_seconds": state.events.token_ttl_seconds,
         "event_retention_seconds": state.events.retention_seconds,
+        "allow_loopback_targets": state.webhooks.allow_loopback_targets,
+        "webhook_delivery_timeout_seconds": state.webhooks.delivery_timeout_seconds,
     }
 
 
@@ -127,6 +140,11 @@ def _expire_access_tokens(state: SandboxState, body: dict[str, Any]) -> dict[str
 def _advance_clock(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
     state.clock.advance(float(body["seconds"]))
     return {}
+
+
+def _clock_speed(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
+    state.clock.set_speed(float(body["factor"]))
+    return {"factor": state.clock.speed}
 
 
 def _apps(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
@@ -174,6 +192,7 @@ HANDLERS: dict[str, Handler] = {
     "oauth/revoke": _revoke,
     "oauth/expire_access_tokens": _expire_access_tokens,
     "clock/advance": _advance_clock,
+    "clock/speed": _clock_speed,
     "apps": _apps,
     "apps/redirect_uri": _redirect_uri,
     "requests/clear": _clear_requests,
@@ -181,6 +200,7 @@ HANDLERS: dict[str, Handler] = {
     "pats/revoke": _revoke_pat,
     "reset": _reset,
     **DATA_HANDLERS,
+    **WEBHOOK_HANDLERS,
 }
 
 
@@ -197,6 +217,7 @@ def register_control_routes(app: Flask) -> None:
     for name, handler in HANDLERS.items():
         route(name, handler)
     register_event_inspector(app)
+    register_webhook_inspector(app)
 
     @app.get(f"{CONTROL_PREFIX}/requests")
     def requests_summary() -> Response:

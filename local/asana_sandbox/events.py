@@ -117,7 +117,13 @@ class EventLog:
         self._lock = threading.Lock()
         self.token_ttl_seconds = DEFAULT_TOKEN_TTL_SECONDS
         self.retention_seconds = DEFAULT_RETENTION_SECONDS
+        # Told of every event as it is recorded (webhooks.py queues deliveries this way); they outlive clear().
+        self._listeners: list[Callable[[Event], None]] = []
         self.clear()
+
+    def subscribe(self, listener: Callable[[Event], None]) -> None:
+        """Call `listener(event)` for every event recorded from now on, in the order they are recorded."""
+        self._listeners.append(listener)
 
     def clear(self) -> None:
         with self._lock:
@@ -148,7 +154,10 @@ class EventLog:
             )
             for stream in event.streams:
                 self._streams.setdefault(stream, []).append(event)
-            return event
+        # Outside this log's lock; changes.py records under the store's lock, which keeps listeners in event order.
+        for listener in self._listeners:
+            listener(event)
+        return event
 
     # --- Reading ----------------------------------------------------------------------------------------------------
     def events_for(self, stream: str) -> list[Event]:

@@ -155,3 +155,5 @@ class Principal:
     user_gid: str
     # None for a PAT (which acts with the user's full rights); the granted scopes for an OAuth token.
     scopes: tuple[str, ...] | None
+    # The OAuth app the token was issued to; None for a PAT. Webhooks belong to a user *and* an app.
+    client_id: str | None = None

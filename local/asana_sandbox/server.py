@@ -18,6 +18,7 @@ from local.asana_sandbox.large_org import OrgSize
 from local.asana_sandbox.models import OAuthApp
 from local.asana_sandbox.recorder import RecordedRequest, Revocation
 from local.asana_sandbox.state import ENVIRON_KEY, SandboxState
+from local.asana_sandbox.webhooks import Webhooks
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -44,14 +45,31 @@ class AsanaSandbox:
     the small demo organization by default, or a generated one (`large_org.LARGE`, any `OrgSize`, or data built with
     `large_org.build_large_org(...)`). `changes` makes changes as a user or admin would in Asana's web app (see
     changes.py); they record events like writes through the API do.
+
+    `webhooks` is the webhook registry (webhooks.py documents its Python API). `allow_loopback_targets` lets webhooks
+    target loopback and private addresses, as local mode needs; False applies Asana's 403 for localhost-type targets.
+    `webhook_dispatcher` runs a background thread that delivers webhooks as they fall due; tests that want to say
+    when deliveries happen pass False and call `webhooks.deliver_due()`.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, dataset: DemoData | OrgSize | None = None) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        dataset: DemoData | OrgSize | None = None,
+        *,
+        allow_loopback_targets: bool = True,
+        webhook_dispatcher: bool = True,
+    ) -> None:
         self.host = host
         self.port = port
-        self.state = SandboxState(_built(dataset) if dataset is not None else None)
+        self.state = SandboxState(
+            _built(dataset) if dataset is not None else None, allow_loopback_targets=allow_loopback_targets
+        )
         self.app = shared_app()
         self.changes: Changes = self.state.changes
+        self.webhooks: Webhooks = self.state.webhooks
+        self._webhook_dispatcher = webhook_dispatcher
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -60,7 +78,7 @@ class AsanaSandbox:
         """Bind and serve in a daemon thread; returns once the socket is listening."""
         if self._server is not None:
             raise RuntimeError("sandbox already started")
-        # threaded=True: webhook handshakes (later work) need the sandbox to answer while a request is in flight.
+        # threaded=True: a webhook's target may call the sandbox while the create (and its handshake) is in flight.
         self._server = make_server(
             self.host, self.port, self._wsgi, threaded=True, request_handler=_QuietRequestHandler
         )
@@ -73,6 +91,8 @@ class AsanaSandbox:
             daemon=True,
         )
         self._thread.start()
+        if self._webhook_dispatcher:
+            self.webhooks.start_dispatcher()
         return self
 
     def _wsgi(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -83,6 +103,7 @@ class AsanaSandbox:
     def stop(self) -> None:
         if self._server is None:
             return
+        self.webhooks.stop_dispatcher()
         self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:
@@ -168,8 +189,13 @@ class AsanaSandbox:
         self.state.offsets.ttl_seconds = seconds
 
     def advance_clock(self, seconds: float) -> None:
-        """Move the sandbox's clock forward (token, code, offset and rate-window expiry), without sleeping."""
+        """Move the sandbox's clock forward (token, code, offset and rate-window expiry, webhook timing), without
+        sleeping."""
         self.state.clock.advance(seconds)
+
+    def set_clock_speed(self, factor: float) -> None:
+        """Make sandbox time run `factor` times faster than real time (e.g. 3600: 8-hourly heartbeats every 8 s)."""
+        self.state.clock.set_speed(factor)
 
     def inject_errors(self, count: int = 1, status: int = 500, path_prefix: str = "") -> None:
         self.state.faults.inject_errors(count, status, path_prefix)
@@ -181,7 +207,8 @@ class AsanaSandbox:
         self.state.faults.force_rate_limit(count, retry_after, path_prefix)
 
     def reset(self) -> None:
-        """Clear faults, switches, counters and the clock skew; keeps apps, PATs and issued tokens."""
+        """Clear faults, switches, counters and the clock's skew and speed; keeps apps, PATs, issued tokens and
+        webhooks."""
         reset(self.state)
 
     # --- Data -----------------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from local.asana_sandbox.pagination import OffsetCodec
 from local.asana_sandbox.ratelimit import RateLimiter
 from local.asana_sandbox.recorder import RequestRecorder
 from local.asana_sandbox.store import SandboxStore
+from local.asana_sandbox.webhooks import Webhooks
 
 ENVIRON_KEY = "asana_sandbox.state"
 
@@ -32,11 +33,14 @@ class SandboxState:
     clock: SandboxClock = field(default_factory=SandboxClock)
     faults: FaultSwitches = field(default_factory=FaultSwitches)
     recorder: RequestRecorder = field(default_factory=RequestRecorder)
+    # Webhook targets on loopback and private addresses: allowed for local mode, refused (403) as Asana does if off.
+    allow_loopback_targets: bool = True
     store: SandboxStore = field(init=False)
     offsets: OffsetCodec = field(init=False)
     limiter: RateLimiter = field(init=False)
     events: EventLog = field(init=False)
     changes: Changes = field(init=False)
+    webhooks: Webhooks = field(init=False)
 
     def __post_init__(self) -> None:
         self.store = SandboxStore(self.clock, self.dataset)
@@ -45,9 +49,13 @@ class SandboxState:
         self.limiter = RateLimiter(self.clock.now)
         self.events = EventLog(self.clock.now)
         self.changes = Changes(self.store, self.events, self.clock.now)
+        self.webhooks = Webhooks(
+            self.store, self.events, self.clock.now, allow_loopback_targets=self.allow_loopback_targets
+        )
 
     def load(self, data: demo.DemoData) -> None:
-        """Swap in another dataset: every resource and event is replaced; apps, PATs and issued tokens stay."""
+        """Swap in another dataset: every resource and event is replaced; apps, PATs, issued tokens and webhooks
+        stay."""
         with self.store.lock:
             self.store.load(data)
             for app in data.apps:

@@ -257,4 +257,4 @@ class SandboxStore:
                 raise AsanaError(401, NOT_AUTHORIZED)
             if self.clock.now() >= access.expires_at:
                 raise AsanaError(401, EXPIRED_BEARER_TOKEN)
-            return Principal(access.user_gid, access.scopes)
+            return Principal(access.user_gid, access.scopes, access.client_id)

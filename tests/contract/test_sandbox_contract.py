@@ -15,6 +15,9 @@ This test therefore tightens them, deriving the tightening from the spec itself:
 Properties a compact schema marks "[Opt In]" (e.g. TaskCompact.created_by) are not part of the compact record, and a
 related object the spec declares as `allOf: [Compact, {nullable: true}]` may be null (see `_nullable_all_of`).
 `test_validator_catches_broken_responses` proves the checks bite on dropped fields and wrong types.
+
+Webhook successes need a live target to handshake with, so `test_webhooks_match_the_spec` checks them (create, get,
+list, update, delete) against a tiny receiver; their error cases are in CASES like every other operation's.
 """
 
 from __future__ import annotations
@@ -40,6 +43,9 @@ from local.asana_sandbox.api_tasks import (
     TASK_REMOVE_PROJECT_WRITABLE,
     TASK_UPDATE_WRITABLE,
 )
+from local.asana_sandbox.api_webhooks import WEBHOOK_CREATE_WRITABLE, WEBHOOK_UPDATE_WRITABLE
+from local.asana_sandbox.webhooks import FIRST_HEARTBEAT_DELAY_SECONDS
+from tests.sandbox.webhook_target import WebhookTarget
 
 # Asana's official spec lives in the project's shared/ folder, beside the repository (see shared/asana/SOURCE.md),
 # not in the repository; ASANA_OAS_PATH points elsewhere. Without it the test is skipped with SPEC_MISSING's reason.
@@ -70,11 +76,19 @@ def spec() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[AsanaSandbox]:
-    sb = AsanaSandbox().start()
+    # No background webhook dispatcher: test_webhooks_match_the_spec says when deliveries happen.
+    sb = AsanaSandbox(webhook_dispatcher=False).start()
     try:
         yield sb
     finally:
         sb.stop()
+
+
+@pytest.fixture(scope="module")
+def webhook_target() -> Iterator[WebhookTarget]:
+    """A receiver that completes webhook handshakes (echoes X-Hook-Secret) and accepts deliveries."""
+    with WebhookTarget() as target:
+        yield target
 
 
 # --- Spec helpers -------------------------------------------------------------------------------------------------
@@ -421,6 +435,27 @@ CASES = [
         status=400,
     ),
     Case("/projects/{project_gid}", f"/projects/{TASK_PROJECT}", method="delete", status=403, token="outsider"),
+    # Webhooks (successes: test_webhooks_match_the_spec).
+    Case("/webhooks", "/webhooks", status=400),
+    Case("/webhooks", "/webhooks", {"workspace": ORG}, status=403, token="granular"),
+    Case("/webhooks", "/webhooks", method="post", body={"data": {"resource": TASK_PROJECT}}, status=400),
+    Case(
+        "/webhooks",
+        "/webhooks",
+        method="post",
+        body={"data": {"resource": "1204999999999999", "target": "https://example.com/hook"}},
+        status=404,
+    ),
+    Case("/webhooks/{webhook_gid}", "/webhooks/1209999999999999", status=404),
+    Case("/webhooks/{webhook_gid}", "/webhooks/x", status=400),
+    Case(
+        "/webhooks/{webhook_gid}",
+        "/webhooks/1209999999999999",
+        method="put",
+        body={"data": {"filters": []}},
+        status=404,
+    ),
+    Case("/webhooks/{webhook_gid}", "/webhooks/1209999999999999", method="delete", status=404),
 ]
 
 
@@ -605,8 +640,10 @@ def test_every_sandbox_api_route_is_a_spec_operation_and_is_covered(spec, sandbo
         if method not in ("HEAD", "OPTIONS")
     }
     operations = {(method, shape(path)) for path, item in spec["paths"].items() for method in item}
-    # getEvents' 200 needs a sync token and a change first: test_events_match_the_spec covers it.
-    succeeding = {(c.method, shape(c.template)) for c in CASES if c.status == 200} | {("get", "/events")}
+    # getEvents' 200 needs a sync token and a change first: test_events_match_the_spec covers it. The webhook
+    # operations need a handshake target: test_webhooks_match_the_spec covers them.
+    special = {("get", "/events"), *((method, shape(path)) for method, path in WEBHOOK_OPERATIONS)}
+    succeeding = {(c.method, shape(c.template)) for c in CASES if c.status == 200} | special
     covered = succeeding & {(c.method, shape(c.template)) for c in CASES if c.status != 200}
 
     assert routes <= operations, f"routes that are no spec operation: {routes - operations}"
@@ -622,6 +659,8 @@ def test_every_sandbox_api_route_is_a_spec_operation_and_is_covered(spec, sandbo
         ("/tasks/{task_gid}/removeProject", "post", TASK_REMOVE_PROJECT_WRITABLE),
         ("/projects", "post", PROJECT_CREATE_WRITABLE),
         ("/projects/{project_gid}", "put", PROJECT_UPDATE_WRITABLE),
+        ("/webhooks", "post", WEBHOOK_CREATE_WRITABLE),
+        ("/webhooks/{webhook_gid}", "put", WEBHOOK_UPDATE_WRITABLE),
     ],
 )
 def test_the_sandboxs_writable_fields_are_the_specs(spec, template, method, fields):
@@ -682,6 +721,95 @@ def without_documented_nulls(spec: dict[str, Any], event: dict[str, Any]) -> dic
     assert "will have `null` as the user" in schema["description"]
     assert "The parent will be `null`" in schema["properties"]["parent"]["allOf"][1]["description"]
     return {key: value for key, value in event.items() if not (key in ("user", "parent") and value is None)}
+
+
+WEBHOOK_OPERATIONS = [
+    ("post", "/webhooks"),
+    ("get", "/webhooks"),
+    ("get", "/webhooks/{webhook_gid}"),
+    ("put", "/webhooks/{webhook_gid}"),
+    ("delete", "/webhooks/{webhook_gid}"),
+]
+WEBHOOK_PROJECT = demo.numbered_gid(demo.PROJECT_PREFIX, 226)
+
+
+def without_example_nulls(spec: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
+    """A fresh webhook's health fields are null; the spec types them as date-times (or a string) without `nullable`,
+    but its own createWebhook example answers `"last_success_at": null` and the like. The two timestamps the example
+    leaves out (`next_attempt_after`, `failure_deletion_timestamp`: a resend and a deletion not scheduled) are read the
+    same way. test_webhooks_match_the_spec also validates a record with every field set, so the types are checked."""
+    example = spec["paths"]["/webhooks"]["post"]["description"]
+    documented = [
+        name for name in ("last_success_at", "last_failure_at", "last_failure_content") if f'"{name}": null' in example
+    ]
+    assert documented == ["last_success_at", "last_failure_at", "last_failure_content"]
+    nullable = {*documented, "next_attempt_after", "failure_deletion_timestamp"}
+    return {key: value for key, value in record.items() if not (key in nullable and value is None)}
+
+
+def test_webhooks_match_the_spec(spec, sandbox, webhook_target):
+    headers = headers_for(sandbox, "admin")
+    api = sandbox.api_base_url
+    create_body = {
+        "data": {
+            "resource": WEBHOOK_PROJECT,
+            "target": f"{webhook_target.url}?tenant=contract",
+            "filters": [{"resource_type": "task", "action": "changed", "fields": ["completed", "name"]}],
+        }
+    }
+    validate(spec, request_schema(spec, "/webhooks", "post"), create_body)
+    webhook_ref = item_schema_ref(spec, "/webhooks/{webhook_gid}")
+    full = sorted(flat_properties(spec, webhook_ref))
+
+    created = requests.post(f"{api}/webhooks", json=create_body, headers=headers, timeout=10)
+
+    assert created.status_code == 201, created.text
+    envelope = copy.deepcopy(response_schema(spec, "/webhooks", 201, "post"))
+    envelope["required"] = ["data", "X-Hook-Secret"]
+    body = created.json()
+    fresh = without_example_nulls(spec, body["data"])
+    validate(spec, envelope, {**body, "data": fresh})
+    validate(spec, {"allOf": [webhook_ref, {"required": sorted(fresh)}]}, fresh)
+    assert set(body["data"]) == set(full), f"a webhook record must hold exactly {full}"
+    assert body["X-Hook-Secret"] == webhook_target.handshakes()[-1].headers["X-Hook-Secret"]
+    gid = body["data"]["gid"]
+
+    # A success (the first heartbeat), then a failed heartbeat: every health field now holds a value.
+    sandbox.advance_clock(FIRST_HEARTBEAT_DELAY_SECONDS)
+    sandbox.webhooks.deliver_due()
+    sandbox.webhooks.fail_target(webhook_gid=gid, status=502, content="Bad gateway")
+    sandbox.webhooks.heartbeat_now(gid)
+    sandbox.webhooks.deliver_due()
+
+    one = Case("/webhooks/{webhook_gid}", f"/webhooks/{gid}", full_fields=tuple(full))
+    listed = Case("/webhooks", "/webhooks", {"workspace": ORG, "resource": WEBHOOK_PROJECT, "limit": "1"})
+    selected = Case("/webhooks/{webhook_gid}", f"/webhooks/{gid}", {"opt_fields": "active,filters,resource.name"})
+    update_body = {
+        "data": {"filters": [{"action": "added"}, {"resource_type": "task", "resource_subtype": "milestone"}]}
+    }
+    validate(spec, request_schema(spec, "/webhooks/{webhook_gid}", "put"), update_body)
+    responses = {case.id: fetch(sandbox, case) for case in (one, listed, selected)}
+    updated = requests.put(f"{api}/webhooks/{gid}", json=update_body, headers=headers, timeout=10)
+    deleted = requests.delete(f"{api}/webhooks/{gid}", headers=headers, timeout=10)
+
+    for case in (one, listed, selected):
+        response = responses[case.id]
+        assert response.status_code == 200, response.text
+        check_success(spec, case, response.json())
+    record = responses[one.id].json()["data"]
+    assert all(record[name] is not None for name in full), "every health field is set after a success and a failure"
+    broken = copy.deepcopy(responses[one.id].json())
+    broken["data"]["delivery_retry_count"] = "0"
+    with pytest.raises(AssertionError):  # the checks bite on webhook records too
+        check_success(spec, one, broken)
+    assert updated.status_code == 200, updated.text
+    check_success(
+        spec, Case("/webhooks/{webhook_gid}", f"/webhooks/{gid}", method="put", full_fields=tuple(full)), updated.json()
+    )
+    assert updated.json()["data"]["filters"] == update_body["data"]["filters"]
+    assert deleted.status_code == 200, deleted.text
+    validate(spec, response_schema(spec, "/webhooks/{webhook_gid}", 200, "delete"), deleted.json())
+    assert deleted.json() == {"data": {}}
 
 
 @pytest.mark.parametrize(
