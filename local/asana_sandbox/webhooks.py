@@ -21,8 +21,8 @@ Python API (`sandbox.webhooks`), for tests and the product's own webhook tests:
 - `list(include_deleted=False)`: every webhook, with its health, owner, queue and delivery log (never the secret);
   `get(gid)`: one of them; `handshakes()`: every handshake attempt, successful or not;
 - `deliver_due()`: deliver everything due now, in this thread, and return the number of attempts (deterministic
-  tests construct the sandbox with `webhook_dispatcher=False`; otherwise a background thread does this every
-  50 ms of real time and stops with the sandbox);
+  tests construct the sandbox with `webhook_dispatcher=False`; otherwise a background thread does this as soon as
+  an event is queued and every 50 ms of real time for timers, and stops with the sandbox);
 - `fail_target(count, status=500, content=..., timeout=False, webhook_gid=None, handshake=False)`: the next `count`
   deliveries (or handshakes) fail as if the target had answered `status` (or timed out), without contacting it;
 - `heartbeat_now(gid=None)`: make a heartbeat due now; `set_active(gid, active)`: an inactive webhook sends nothing;
@@ -308,6 +308,8 @@ class Webhooks:
         self.delivery_timeout_seconds = webhook_delivery.DEFAULT_TIMEOUT_SECONDS
         self._dispatcher: threading.Thread | None = None
         self._stopping = threading.Event()
+        # Set when an event is queued, so the dispatcher delivers it at once instead of at its next timer tick.
+        self._wake = threading.Event()
         events.subscribe(self._on_event)
 
     def reset_switches(self) -> None:
@@ -411,6 +413,7 @@ class Webhooks:
             for webhook in self._live.values():
                 if webhook.wants(event):
                     webhook.pending.append(event)
+                    self._wake.set()
 
     # --- Delivery ------------------------------------------------------------------------------------------------
     def deliver_due(self) -> int:
@@ -617,6 +620,7 @@ class Webhooks:
         if thread is None:
             return
         self._stopping.set()
+        self._wake.set()
         # A delivery already on the wire ends within the delivery timeout.
         thread.join(timeout=self.delivery_timeout_seconds + 1)
         if not thread.is_alive():
@@ -628,7 +632,12 @@ class Webhooks:
         return self._dispatcher is not None and self._dispatcher.is_alive()
 
     def _dispatch(self) -> None:
-        while not self._stopping.wait(DISPATCH_INTERVAL_SECONDS):
+        while not self._stopping.is_set():
+            # Timers (heartbeats, resends) are checked every interval; a queued event wakes the thread at once.
+            self._wake.wait(DISPATCH_INTERVAL_SECONDS)
+            self._wake.clear()
+            if self._stopping.is_set():
+                return
             try:
                 self.deliver_due()
             except Exception:  # the dispatcher must outlive any one bad pass; the next pass retries
