@@ -37,8 +37,10 @@ def install() -> None:
     every root handler (so its records are not written twice), and a handler shared with the root would then drop
     every record of the service logger, the very lines this audit is for.
     """
-    logging.getLogger().addHandler(_CaptureEverything(level=logging.DEBUG))
-    logging.getLogger(SERVICE_LOGGER).addHandler(_CaptureEverything(level=logging.DEBUG))
+    for target in (logging.getLogger(), logging.getLogger(SERVICE_LOGGER)):
+        # Once per process, however often pytest configures in it (mutmut runs several sessions in one process).
+        if not any(isinstance(handler, _CaptureEverything) for handler in target.handlers):
+            target.addHandler(_CaptureEverything(level=logging.DEBUG))
 
 
 def captured_from(logger_name: str) -> list[str]:
