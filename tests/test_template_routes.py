@@ -10,15 +10,22 @@ from __future__ import annotations
 import pytest
 
 from local.gateway.routes import RouteTable
-from local.template import http_routes
+from local.template import HttpRoute, http_routes
 from tests.handlers.conftest import function_module, make_caller
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch")
-FUNCTIONS = sorted({route.code_uri.strip("/").split("/")[-1] for route in http_routes()})
 
 
-def served_routes(function_dir: str) -> set[tuple[str, str]]:
-    schema = function_module(function_dir).app.get_openapi_schema()
+def handler_of(route: HttpRoute) -> tuple[str, str]:
+    """The function's directory under functions/ and its handler module (several functions share functions/sync/)."""
+    return route.code_uri.strip("/").split("/")[-1], route.handler.split(".")[0]
+
+
+FUNCTIONS = sorted({handler_of(route) for route in http_routes()})
+
+
+def served_routes(function_dir: str, handler_module: str = "app") -> set[tuple[str, str]]:
+    schema = function_module(function_dir, handler_module).app.get_openapi_schema()
     return {
         (method.upper(), path)
         for path, item in (schema.paths or {}).items()
@@ -27,16 +34,18 @@ def served_routes(function_dir: str) -> set[tuple[str, str]]:
     }
 
 
-@pytest.mark.parametrize("function_dir", FUNCTIONS)
-def test_api_gateway_delivers_every_served_route_to_its_function(function_dir):
+@pytest.mark.parametrize(("function_dir", "handler_module"), FUNCTIONS, ids=lambda name: name)
+def test_api_gateway_delivers_every_served_route_to_its_function(function_dir, handler_module):
     table = RouteTable.from_template()
-    served = served_routes(function_dir)
+    served = served_routes(function_dir, handler_module)
     assert served
 
     for method, path in sorted(served):
         match = table.match(method, path.replace("{prefix}", "abc123"))
         assert match is not None, f"{method} {path} is served but the template declares no route for it"
-        assert match.route.code_uri.strip("/").endswith(function_dir), f"{method} {path} goes to {match.route.function}"
+        assert handler_of(match.route) == (function_dir, handler_module), (
+            f"{method} {path} goes to {match.route.function}"
+        )
 
 
 def test_the_settings_page_is_one_route_serving_both_redirect_uris():
@@ -51,7 +60,7 @@ def test_the_settings_page_is_one_route_serving_both_redirect_uris():
 
 @pytest.mark.parametrize("route", http_routes(), ids=lambda route: route.route_key)
 def test_every_declared_route_reaches_a_handler(aws_with_sandbox, route):
-    module = function_module(route.code_uri.strip("/").split("/")[-1])
+    module = function_module(*handler_of(route))
     path = route.path.replace("{prefix}", "abc123")
 
     status, body = make_caller(module)(route.method, path, route_path=route.path, anonymous=not route.authorized)

@@ -34,6 +34,7 @@ from asana_integration.models.connections import Purpose
 from asana_integration.observability import logger, metrics
 from asana_integration.web.dependencies import EnvironmentServices, get_connection_service
 from asana_integration.web.resolver import create_resolver, current_caller, current_tenant_urls
+from asana_integration.web.signed_in import SignedInCaller
 
 if TYPE_CHECKING:
     from functions.oauth_callback import settings_page
@@ -100,14 +101,18 @@ def settings_page_or_callback(services: EnvironmentServices) -> Response[str]:
 
 
 @app.post("/asana/api/connect", summary="A Connect / Authorize link for the caller's or the organization's Asana")
-def connect(service: Service, request: Annotated[ConnectRequest, Body()] = WITHOUT_A_BODY) -> Response[ConnectLink]:
-    url = service.start_connect(current_caller(app), request.purpose, current_tenant_urls(app), check_with_asana=True)
+def connect(
+    caller: SignedInCaller, service: Service, request: Annotated[ConnectRequest, Body()] = WITHOUT_A_BODY
+) -> Response[ConnectLink]:
+    # SignedInCaller remembers the caller's sign-in email (for matching Asana users), as does the status read below.
+    url = service.start_connect(caller, request.purpose, current_tenant_urls(app), check_with_asana=True)
     return not_stored(ConnectLink(connect_url=url))
 
 
 @app.get("/asana/api/connection", summary="The caller's own Asana connection (the organization's: admins)")
-def get_connection(service: Service, purpose: PurposeQuery = Purpose.PERSONAL) -> Response[ConnectionView]:
-    caller = current_caller(app)
+def get_connection(
+    caller: SignedInCaller, service: Service, purpose: PurposeQuery = Purpose.PERSONAL
+) -> Response[ConnectionView]:
     if purpose is Purpose.ORGANIZATION:
         caller.require_admin()
     info = service.connection_info(caller.org_id, purpose, caller.user_id)

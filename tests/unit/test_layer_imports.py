@@ -22,7 +22,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"config", "errors", "observability"}),
     frozenset({"models", "identity", "tenant_urls"}),
     frozenset({"asana", "stores"}),
-    frozenset({"connections", "mapping", "sync"}),
+    frozenset({"connections", "mapping", "sync", "sync_admin"}),
     frozenset({"settings"}),
     frozenset({"web"}),
 )

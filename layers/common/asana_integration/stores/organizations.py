@@ -32,6 +32,10 @@ class OrganizationRegistry:
     def remove(self, org_id: str) -> None:
         self._table.delete_item(Key={"pk": _REGISTRY_PK, "sk": org_id})
 
+    def is_registered(self, org_id: str) -> bool:
+        """Whether the organization has saved settings (a sync has something to connect with)."""
+        return "Item" in self._table.get_item(Key={"pk": _REGISTRY_PK, "sk": org_id}, ProjectionExpression="sk")
+
     def organizations_in_state(self, state: str) -> Iterator[str]:
         """The organizations whose last verification ended in ``state`` (e.g. ``connected``), page by page."""
         items = query_items(

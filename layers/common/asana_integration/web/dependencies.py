@@ -48,6 +48,7 @@ from asana_integration.sync.engine import SyncEngine
 from asana_integration.sync.queue import UnitQueue
 from asana_integration.sync.rate_budget import RateBudget
 from asana_integration.sync.starter import SyncStarter
+from asana_integration.sync_admin.service import SyncAdmin
 from asana_integration.tenant_urls import tenant_urls
 
 if TYPE_CHECKING:
@@ -143,6 +144,12 @@ class Services:
         return SyncStarter(self.sync_state, self.sync_queue)
 
     @cached_property
+    def sync_admin(self) -> SyncAdmin:
+        return SyncAdmin(
+            self.sync_state, self.mirror, MirrorLookup(self.mirror_table), self.organizations, self.sync_starter
+        )
+
+    @cached_property
     def access(self) -> OrganizationAccessResolver:
         return OrganizationAccessResolver(self.config, self.credentials, self.connections)
 
@@ -212,3 +219,7 @@ def get_settings_service(services: EnvironmentServices) -> OrganizationSettingsS
 
 def get_user_directory(services: EnvironmentServices) -> UserDirectory:
     return services.user_directory
+
+
+def get_sync_admin(services: EnvironmentServices) -> SyncAdmin:
+    return services.sync_admin
