@@ -26,6 +26,7 @@ from tests.handlers.conftest import function_module
 ORG, OTHER_ORG = "org-a", "org-b"
 ROADMAP, LAUNCH, GONE_PROJECT = "1204000000000001", "1204000000000002", "1204000000000003"
 DANA, BLAKE = "1202000000000001", "1202000000000002"
+SECURITY, PLATFORM = "1203000000000001", "1203000000000002"
 
 # Every route of the function, with a request an admin could validly make.
 ROUTES = [
@@ -108,6 +109,10 @@ def mirrored(table: Any) -> MirrorStore:
     ]
     mirror.apply(ORG, MirrorKind.USER, None, users)
     mirror.apply(ORG, MirrorKind.USER, None, users[:2], seen_complete=True)
+    for team, members in ((SECURITY, [DANA, BLAKE]), (PLATFORM, [BLAKE])):
+        entities = [MirrorEntity(f"{team}#{user}", {"team_gid": team, "user_gid": user}) for user in members]
+        mirror.apply(ORG, MirrorKind.MEMBERSHIP, team, entities)
+    mirror.apply(OTHER_ORG, MirrorKind.MEMBERSHIP, SECURITY, [MirrorEntity(f"{SECURITY}#1299", {"user_gid": "1299"})])
     mirror.apply(OTHER_ORG, MirrorKind.PROJECT, None, [MirrorEntity("1299000000000001", {"name": "Other's"})])
     mirror.apply(OTHER_ORG, MirrorKind.USER, None, [MirrorEntity("1299000000000002", {"name": "Olu"})])
     return mirror
@@ -208,6 +213,22 @@ def test_tasks_are_read_per_project(mirrored):
     assert status == 200
     assert [task["name"] for task in tasks["data"]] == ["Task 0", "Task 1", "Task 2"]
     assert call("GET", "/asana/api/mirror/tasks", query={"project": LAUNCH})[1]["data"] == []
+
+
+def test_memberships_are_read_for_the_whole_organization_or_one_team(mirrored):
+    every_team = call("GET", "/asana/api/mirror/memberships")[1]
+    one_team = call("GET", "/asana/api/mirror/memberships", query={"team": SECURITY})[1]
+    first = call("GET", "/asana/api/mirror/memberships", query={"limit": "2"})[1]
+    rest = call("GET", "/asana/api/mirror/memberships", query={"limit": "2", "offset": first["next_offset"]})[1]
+
+    assert [m["gid"] for m in every_team["data"]] == [
+        f"{SECURITY}#{DANA}",
+        f"{SECURITY}#{BLAKE}",
+        f"{PLATFORM}#{BLAKE}",
+    ]
+    assert [m["user_gid"] for m in one_team["data"]] == [DANA, BLAKE]
+    assert [m["gid"] for m in first["data"] + rest["data"]] == [m["gid"] for m in every_team["data"]]
+    assert rest["next_offset"] is None
 
 
 @pytest.mark.parametrize(

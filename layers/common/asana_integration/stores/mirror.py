@@ -85,11 +85,18 @@ class MirrorStore:
         limit: int = MAX_PAGE_LIMIT,
         include_deleted: bool = False,
     ) -> MirrorPage:
-        """One page of the mirror, in gid order. ``offset`` is the ``next_offset`` of the previous page."""
+        """One page of the mirror, in gid order. ``offset`` is the ``next_offset`` of the previous page.
+
+        Memberships are read per team, or with no team the organization's all (one partition: reading is safe
+        without a parent, writing a list is not, so only this read allows it).
+        """
         if not 1 <= limit <= MAX_PAGE_LIMIT:
             raise InvalidInput(f"limit must be between 1 and {MAX_PAGE_LIMIT}.", "Send a limit from 1 to 100.")
-        pk = _partition(org_id, kind, parent)
-        query: dict[str, Any] = {"KeyConditionExpression": _key_condition(org_id, kind, parent)}
+        every_team = kind.parent_in_sort_key and parent is None
+        pk = f"ORG#{org_id}#{kind.value}" if every_team else _partition(org_id, kind, parent)
+        query: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(pk) if every_team else _key_condition(org_id, kind, parent)
+        }
         if not include_deleted:
             query["FilterExpression"] = Attr("deleted_at").not_exists()
         if offset:
@@ -292,7 +299,7 @@ def _decode_offset(offset: str, kind: MirrorKind, parent: str | None) -> str:
         sort_key = base64.urlsafe_b64decode(offset + "=" * (-len(offset) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         sort_key = ""
-    if not sort_key or (kind.parent_in_sort_key and not sort_key.startswith(f"{parent}#")):
+    if not sort_key or (kind.parent_in_sort_key and parent is not None and not sort_key.startswith(f"{parent}#")):
         raise InvalidInput(
             "The offset is not one this list returned.",
             "Pass the next_offset of the previous page unchanged, or leave offset out to start from the beginning.",
