@@ -154,6 +154,23 @@ def test_a_batching_window_gathers_a_batch_larger_than_one_receive(rig_in: Rig) 
         assert len(report.message_ids) == 20
 
 
+@pytest.mark.parametrize(("queue_visibility", "received_with"), [(4, 35), (60, None)])
+def test_a_batching_window_stretches_a_visibility_timeout_too_short_for_it(
+    rig_in: Rig, monkeypatch: pytest.MonkeyPatch, queue_visibility: int, received_with: int | None
+) -> None:
+    """Window 2 s + timeout 3 s exceed a 4 s visibility timeout: Lambda receives with 2 + 3 + 30 s instead."""
+    mapping = {"BatchSize": 20, "MaximumBatchingWindowInSeconds": 2}
+    with rig_in(queue={"VisibilityTimeout": queue_visibility}, mapping=mapping, worker_timeout=3) as rig:
+        requests: list[dict[str, Any]] = []
+        receive = rig.sqs.receive_message
+        monkeypatch.setattr(
+            rig.sqs, "receive_message", lambda **request: requests.append(request) or receive(**request)
+        )
+        rig.poller.poll_once()
+        assert requests
+        assert {request.get("VisibilityTimeout") for request in requests} == {received_with}
+
+
 def test_a_batch_stops_short_of_the_synchronous_payload_limit(rig_in: Rig) -> None:
     body = "x" * 250_000
     with rig_in(mapping={"BatchSize": 40, "MaximumBatchingWindowInSeconds": 1}) as rig:
