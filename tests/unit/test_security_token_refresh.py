@@ -23,6 +23,7 @@ from asana_integration.errors import SEED_AUTH_FAILED, AsanaAuthenticationFailed
 from asana_integration.models.asana import AsanaUser
 from asana_integration.models.connections import ConnectionKey, Status
 from asana_integration.models.credentials import OrgCredentials
+from asana_integration.observability import metrics
 from asana_integration.stores.connections import ConnectionRecord, ConnectionStore, NewTokens
 from asana_integration.stores.field_crypto import TokenCipher
 from local.template import table_definition
@@ -207,8 +208,13 @@ def test_a_transient_failure_releases_the_lease_with_a_cooldown(world):
     world.clock.advance(10)
     with pytest.raises(AsanaUnavailable) as cooling:
         world.source().access_token()
-    assert cooling.value.code == "token_refresh_cooling_down"
-    assert cooling.value.retry_after == 21
+    assert (cooling.value.status, cooling.value.code, cooling.value.retry_after) == (
+        503,
+        "token_refresh_cooling_down",
+        21,
+    )
+    assert "Asana token" in cooling.value.message
+    assert "status.asana.com" in cooling.value.fix
     assert world.asana.calls == 1
 
     world.asana.failure = None
@@ -465,3 +471,53 @@ def test_without_a_lambda_deadline_a_waiter_outlasts_an_abandoned_lease_and_take
 
     assert world.source().access_token() == "access-1"
     assert world.asana.calls == 1
+
+
+# --- what operators see ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def counted() -> Iterator[Callable[[], dict[str, tuple[str, list[float]]]]]:
+    """The metrics (CloudWatch EMF, as flushed at the end of an invocation) emitted since the test began."""
+    metrics.clear_metrics()
+
+    def emitted() -> dict[str, tuple[str, list[float]]]:
+        if not metrics.metric_set:
+            return {}
+        document = metrics.serialize_metric_set()
+        units = {m["Name"]: m["Unit"] for m in document["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+        return {
+            name: (unit, document[name] if isinstance(document[name], list) else [document[name]])
+            for name, unit in units.items()
+        }
+
+    yield emitted
+    metrics.clear_metrics()
+
+
+def test_refreshes_and_their_failures_are_counted(world, counted):
+    world.connect(expires_in=-10)
+    world.source().access_token()
+    assert counted() == {"TokenRefreshed": ("Count", [1.0])}
+
+    world.clock.advance(3600)
+    world.asana.failure = AsanaUnavailable("Asana is down", "Try again", code="asana_unavailable")
+    with pytest.raises(AsanaUnavailable):
+        world.source().access_token()
+    assert counted()["TokenRefreshFailed"] == ("Count", [1.0])
+
+    world.clock.advance(31)
+    world.asana.failure = RefreshTokenInvalid("invalid_grant", "refused", "reconnect")
+    with pytest.raises(AsanaAuthenticationFailed):
+        world.source().access_token()
+    assert counted()["ConnectionNeedsReconnect"] == ("Count", [1.0])
+
+
+def test_a_waiter_giving_up_is_counted(world, counted):
+    world.connect(expires_in=-10)
+    hold_lease(world)
+
+    with pytest.raises(AsanaUnavailable):
+        world.source(remaining_time_ms=lambda: 2500).access_token()
+
+    assert counted() == {"TokenRefreshWaitTimedOut": ("Count", [1.0])}

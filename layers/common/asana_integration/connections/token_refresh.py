@@ -222,10 +222,10 @@ class ConnectionTokenSource:
         return token
 
     def _mark_needs_reconnect(self, record: ConnectionRecord, reason: str) -> None:
+        # Marking also frees our lease. When it does not mark, the item was reconnected or removed while we refreshed
+        # (a reconnect writes a new item without a lease) and the new connection is not ours to flag: either way no
+        # lease of ours is left to release.
         marked = self._store.mark_needs_reconnect(self._key, refresh_token_ct=record.refresh_token_ct, reason=reason)
-        if not marked:
-            # Reconnected (or removed) while we refreshed: the new connection is not ours to flag; free our lease.
-            self._store.release_lease(self._key, self._owner)
         metrics.add_metric(name="ConnectionNeedsReconnect", unit=MetricUnit.Count, value=1)
         logger.warning(
             "asana refresh token rejected; connection needs a reconnect",
