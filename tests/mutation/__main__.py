@@ -5,8 +5,9 @@
     python -m tests.mutation --keep ...           reuse mutants/ (generated mutants and test stats) from the last run
     python -m tests.mutation --report ...         only print the scores of the last run
 
-A module's score is its killed mutants over its behaviour-changing ones: all of its mutants less the survivors listed
-in tests/mutation/exclusions.toml (equivalent or text-only, each with its reason). Every surviving mutant that is not
+A module's score is its killed mutants over its behaviour-changing ones: all of its mutants less the survivors
+tests/mutation/exclusions.toml excludes (each listed one equivalent or text-only with its reason, and those that only
+change a log call's message or fields). Every surviving mutant that is not
 listed is printed with its change. The run fails when a module scores below ``--min-score`` or when the canary, a
 mutant that removes the identity claim's validation, is not killed: then mutants are not being switched on at all.
 
@@ -16,6 +17,7 @@ Inspect a mutant with ``.venv/bin/python tests/mutation/mutmut_layer.py show <na
 from __future__ import annotations
 
 import argparse
+import ast
 import shutil
 import subprocess
 import sys
@@ -62,12 +64,19 @@ class Exclusion:
     reason: str
 
 
+@dataclass(frozen=True)
+class Exclusions:
+    listed: list[Exclusion]
+    log_lines_reason: str | None  # set when the file excludes every mutant confined to log calls, with this reason
+
+
 @dataclass
 class ModuleScore:
     path: str
     mutants: int = 0
     killed: int = 0
-    excluded: int = 0
+    excluded: int = 0  # listed ones and log-line ones
+    log_lines: int = 0
     survivors: list[str] = field(default_factory=list)
 
     @property
@@ -131,15 +140,58 @@ def module_name(path: str) -> str:
     return ".".join(import_path(path, import_roots(Path("pyproject.toml"))).with_suffix("").parts)
 
 
-def load_exclusions(file: Path) -> list[Exclusion]:
-    entries = tomllib.loads(file.read_text(encoding="utf-8")).get("exclusion", [])
-    exclusions = []
-    for entry in entries:
+def load_exclusions(file: Path) -> Exclusions:
+    document = tomllib.loads(file.read_text(encoding="utf-8"))
+    listed = []
+    for entry in document.get("exclusion", []):
         if entry["kind"] not in {"equivalent", "text-only"} or not entry["reason"].strip():
             raise SystemExit(f"{file}: each exclusion needs kind 'equivalent' or 'text-only' and a reason: {entry}")
         change = Change(entry["function"], entry["original"].strip(), entry["mutant"].strip())
-        exclusions.append(Exclusion(change, entry["kind"], entry["reason"]))
-    return exclusions
+        listed.append(Exclusion(change, entry["kind"], entry["reason"]))
+    log_lines = document.get("log_lines", {})
+    return Exclusions(listed, log_lines.get("reason", "").strip() or None)
+
+
+LOG_LEVELS = frozenset({"debug", "info", "warning", "error", "exception", "critical"})
+
+
+def only_log_lines_change(mutant_name: str, path: str) -> bool:
+    """Whether every statement the mutant changes is a ``logger.<level>(...)`` call (its message or fields)."""
+    import libcst as cst
+    from mutmut.mutation.diff_apply import (
+        read_functions_from_index,
+        read_mutant_function,
+        read_mutants_module,
+        read_original_function,
+    )
+
+    functions = read_functions_from_index(mutant_name, path)
+    if functions is None:
+        module = read_mutants_module(path)
+        functions = (read_original_function(module, mutant_name), read_mutant_function(module, mutant_name))
+    original, mutant = (_statements(cst.Module([function]).code) for function in functions)
+    if len(original) != len(mutant):
+        return False
+    differing = {i for i, (a, b) in enumerate(zip(original, mutant, strict=True)) if ast.dump(a) != ast.dump(b)}
+    index = {id(statement): i for i, statement in enumerate(original)}
+    # The innermost changed statements: an `if` or a `try` around a changed call differs too, but is not the change.
+    innermost = [
+        i
+        for i in differing
+        if not any(index.get(id(inner)) in differing for inner in ast.walk(original[i]) if inner is not original[i])
+    ]
+    return bool(innermost) and all(_is_log_call(original[i]) and _is_log_call(mutant[i]) for i in innermost)
+
+
+def _statements(code: str) -> list[ast.stmt]:
+    return [node for node in ast.walk(ast.parse(code.strip())) if isinstance(node, ast.stmt)]
+
+
+def _is_log_call(statement: ast.stmt) -> bool:
+    match statement:
+        case ast.Expr(value=ast.Call(func=ast.Attribute(value=ast.Name(id="logger"), attr=level))):
+            return level in LOG_LEVELS
+    return False
 
 
 def change_of(mutant_name: str, path: str) -> Change:
@@ -161,8 +213,8 @@ def statuses(path: str) -> dict[str, str]:
     return {name: status_by_exit_code[code] for name, code in data.exit_code_by_key.items()}
 
 
-def score_modules(paths: Sequence[str], exclusions: Sequence[Exclusion]) -> tuple[list[ModuleScore], list[Exclusion]]:
-    by_change = {exclusion.change: exclusion for exclusion in exclusions}
+def score_modules(paths: Sequence[str], exclusions: Exclusions) -> tuple[list[ModuleScore], list[Exclusion]]:
+    by_change = {exclusion.change: exclusion for exclusion in exclusions.listed}
     used: set[Change] = set()
     scores = []
     for path in paths:
@@ -176,12 +228,17 @@ def score_modules(paths: Sequence[str], exclusions: Sequence[Exclusion]) -> tupl
             if change in by_change:
                 score.excluded += 1
                 used.add(change)
+            elif exclusions.log_lines_reason and only_log_lines_change(name, path):
+                score.excluded += 1
+                score.log_lines += 1
             else:
                 score.survivors.append(f"{name} ({status}):\n      - {change.original}\n      + {change.mutant}")
         scores.append(score)
     covered = {f"{module_name(path)}." for path in paths}
     # Listed survivors of the modules that ran but not met: killed now, or the code changed. Either way, re-check them.
-    unused = [e for e in exclusions if e.change not in used and any(e.change.function.startswith(m) for m in covered)]
+    unused = [
+        e for e in exclusions.listed if e.change not in used and any(e.change.function.startswith(m) for m in covered)
+    ]
     return scores, unused
 
 
@@ -195,12 +252,14 @@ def canary_killed() -> bool:
 
 def print_report(scores: Sequence[ModuleScore], unused: Sequence[Exclusion]) -> None:
     print("\nMutation scores (killed / behaviour-changing mutants; exclusions: tests/mutation/exclusions.toml)\n")
-    header = f"{'module':<40} {'mutants':>7} {'killed':>7} {'survived':>8} {'excluded':>8} {'score':>7}"
+    columns = ("mutants", "killed", "survived", "excluded", "(log lines)", "score")
+    header = f"{'module':<40}" + "".join(f" {column:>11}" for column in columns)
     print(header)
     print("-" * len(header))
     for s in scores:
         survived = s.mutants - s.killed - s.excluded
-        print(f"{s.path:<40} {s.mutants:>7} {s.killed:>7} {survived:>8} {s.excluded:>8} {s.score:>6.1f}%")
+        figures = (s.mutants, s.killed, survived, s.excluded, s.log_lines)
+        print(f"{s.path:<40}" + "".join(f" {figure:>11}" for figure in figures) + f" {s.score:>10.1f}%")
     for s in scores:
         if s.survivors:
             print(f"\nSurvivors in {s.path} (kill them with a test, or list them with the reason):")
