@@ -12,7 +12,8 @@ from asana_integration.config import Config
 from asana_integration.errors import AsanaUnavailable, AsanaUnreachable
 
 TARGET = "https://app.asana.com/-/oauth_token"
-# The query and fragment can carry codes and tokens: the diagnostic names the host and path only.
+HOST = "https://app.asana.com"
+# The query and fragment can carry codes and tokens: the diagnostic names where Asana was, never them.
 SENT_TO = f"{TARGET}?code=secret-code-123#frag"
 PROXY = "http://svc-asana:proxy-pass-9@proxy.corp.example:3128"
 
@@ -34,17 +35,17 @@ def fail_with(error: Exception, *, proxy: str | None = None) -> AsanaUnreachable
 
 def assert_names_the_target_only(error: AsanaUnreachable | AsanaUnavailable) -> None:
     text = f"{error.message} {error.fix}"
-    assert TARGET in text
+    assert HOST in error.message
     for secret in ("secret-code-123", "frag", "client-secret-xyz", "proxy-pass-9", "svc-asana"):
         assert secret not in text
 
 
-def test_a_connect_timeout_is_unreachable_with_the_timeout_and_the_way_it_went():
+def test_a_connect_timeout_is_unreachable_and_says_how_it_went():
     error = fail_with(requests.exceptions.ConnectTimeout("connect timed out"))
 
     assert isinstance(error, AsanaUnreachable)
     assert (error.status, error.code) == (502, "asana_connect_timeout")
-    assert "7.5s" in error.message
+    assert "timed out" in error.message
     assert "directly" in error.message
     assert_names_the_target_only(error)
 
@@ -71,16 +72,17 @@ def test_an_answer_cut_off_mid_body_is_a_transient_unavailability(cut_off):
 
     assert isinstance(error, AsanaUnavailable)
     assert (error.status, error.code) == (503, "asana_timeout")
-    assert "POST" in error.message
+    assert "cut off" in error.message
+    assert error.fix
     assert_names_the_target_only(error)
 
 
-def test_a_read_timeout_is_a_transient_unavailability_with_the_timeout():
+def test_a_read_timeout_is_a_transient_unavailability():
     error = fail_with(requests.exceptions.ReadTimeout("read timed out"))
 
     assert isinstance(error, AsanaUnavailable)
-    assert error.code == "asana_timeout"
-    assert "7.5s" in error.message
+    assert (error.status, error.code) == (503, "asana_timeout")
+    assert "status.asana.com" in error.fix
     assert_names_the_target_only(error)
 
 
