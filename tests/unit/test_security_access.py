@@ -79,6 +79,9 @@ def test_an_unconfigured_organization_is_told_to_save_the_app_first(aws):
         resolver().resolve(ADMIN, URLS)
     assert (required.value.status, required.value.code) == (409, "not_configured")
     assert required.value.connect_url is None
+    assert "not configured" in required.value.message
+    assert "Client ID" in required.value.fix
+    assert "Save Asana Settings" in required.value.fix
 
 
 def test_a_saved_pat_is_preferred_over_the_oauth_connection(aws):
@@ -111,6 +114,8 @@ def test_without_pat_or_connection_an_admin_gets_a_connect_link_for_the_tenants_
         resolver().resolve(ADMIN, URLS)
 
     assert (required.value.status, required.value.code) == (409, "requires_connection")
+    assert "not connected" in required.value.message
+    assert "Connect / Authorize" in required.value.fix
     query = parse_qs(urlsplit(required.value.connect_url).query)
     assert query["redirect_uri"] == [URLS.redirect_uri]
     assert query["client_id"] == [APP.client_id]
