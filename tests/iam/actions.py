@@ -119,6 +119,15 @@ def kms_key_arn(key: str) -> str:
     return f"arn:{d.partition}:kms:{d.region}:{d.account_id}:key/{key}"
 
 
+def queue_arn(url: str) -> str:
+    """A queue's ARN from its URL (``https://sqs.<region>.<suffix>/<account>/<name>``), which is what calls name."""
+    if url.startswith(UNMAPPED):
+        return url
+    parts = url.rstrip("/").split("/")
+    region = parts[2].split(".")[1]
+    return f"arn:{DEPLOYMENT.partition}:sqs:{region}:{parts[-2]}:{parts[-1]}"
+
+
 def secret_arn(name: str) -> str:
     if name.startswith(("arn:", UNMAPPED)):
         return name
@@ -155,6 +164,11 @@ def _resource(call: AwsCall, role: FunctionRole) -> str:
         if name is None:
             raise UnknownOperation(f"{call.describe()}: names no secret; add a rule to tests/iam/actions.py")
         return secret_arn(canonical(call, name, role)[1])
+    if call.service == "sqs":
+        url = call.identifier("QueueUrl")
+        if url is None:
+            raise UnknownOperation(f"{call.describe()}: names no queue; add a rule to tests/iam/actions.py")
+        return queue_arn(canonical(call, url, role)[1])
     raise UnknownOperation(f"{call.describe()}: no resource rule for {call.service}; add one to tests/iam/actions.py")
 
 
@@ -258,6 +272,12 @@ def _transact_write(call: AwsCall, role: FunctionRole, keys: SecretKeys) -> list
     ]
 
 
+def _send_message_batch(call: AwsCall, role: FunctionRole, keys: SecretKeys) -> list[Permission]:
+    """SendMessageBatch is authorized as sqs:SendMessage, per message (Amazon SQS Developer Guide, "Amazon SQS API
+    permissions: Actions and resource reference": "SendMessageBatch: sqs:SendMessage")."""
+    return [Permission("sqs:SendMessage", _resource(call, role), because=call.describe())]
+
+
 # DynamoDB tables encrypted with a customer managed key need no KMS permission from the caller: DynamoDB uses the key
 # through a grant it creates with the table, and caches the table key
 # (https://docs.aws.amazon.com/kms/latest/developerguide/services-dynamodb.html). So no DynamoDB rule adds KMS actions.
@@ -271,6 +291,7 @@ _RULES: dict[tuple[str, str], Rule] = {
     ("dynamodb", "BatchWriteItem"): _batch_write,
     ("dynamodb", "BatchGetItem"): _batch_get,
     ("dynamodb", "TransactWriteItems"): _transact_write,
+    ("sqs", "SendMessageBatch"): _send_message_batch,
 }
 
 

@@ -35,15 +35,19 @@ class FunctionAudit:
 def audit_functions(recording: Recording, roles: Sequence[FunctionRole]) -> tuple[list[FunctionAudit], list[str]]:
     """One audit per function in the template, and the problems that belong to no function (calls from a code
     directory the template does not deploy, failures inside the recorder)."""
-    by_dir = {role.code_dir: role for role in roles}
-    audits = {role.code_dir: FunctionAudit(role) for role in roles}
+    by_function = {role.function: role for role in roles}
+    audits = {role.function: FunctionAudit(role) for role in roles}
     problems = [f"the recorder failed: {error}" for error in recording.errors]
-    for code_dir, calls in recording.by_function_dir().items():
-        if code_dir not in audits:
-            problems.append(f"functions/{code_dir}/ made AWS calls but no function in the template has that CodeUri")
+    for function, calls in recording.by_function().items():
+        if function not in audits:
+            code_dir, module = function
+            problems.append(
+                f"functions/{code_dir}/{module}.py made AWS calls but no function in the template has that CodeUri "
+                "and Handler module"
+            )
             continue
-        audits[code_dir].calls = sorted(calls, key=lambda call: (call.service, call.operation, call.identifiers))
-    keys = secret_keys((by_dir[call.code_dir], call) for audit in audits.values() for call in audit.calls)
+        audits[function].calls = sorted(calls, key=lambda call: (call.service, call.operation, call.identifiers))
+    keys = secret_keys((by_function[call.function], call) for audit in audits.values() for call in audit.calls)
     for audit in audits.values():
         _require(audit, keys)
     return list(audits.values()), problems

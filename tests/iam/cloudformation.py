@@ -272,6 +272,12 @@ class FunctionRole:
     role_tags: Mapping[str, str] = field(default_factory=dict)  # aws:PrincipalTag/<key> in the request context
     # The KMS keys of this template by ARN, with their key policies: KMS needs the key policy to allow a call too.
     key_policies: Mapping[str, tuple[Grant, ...]] = field(default_factory=dict)
+    handler_module: str = "app"  # the module of the Handler ("consumer" for consumer.lambda_handler)
+
+    @property
+    def function(self) -> tuple[str, str]:
+        """What the recorder attributes calls to: the code directory and the handler module."""
+        return self.code_dir, self.handler_module
 
 
 # The deployment the audit judges: parameter defaults, except where a default switches a feature (and its grant) off
@@ -287,7 +293,8 @@ def function_roles(template: Mapping[str, Any] | None = None, resolver: Resolver
     """Every function in the transformed template with the grants of its role."""
     template = template if template is not None else transformed_template()
     resolver = resolver or Resolver(template, parameters=AUDITED_PARAMETERS)
-    code_dirs = {spec.logical_id: _code_dir(spec.code_uri) for spec in functions(load_template())}
+    specs = {spec.logical_id: spec for spec in functions(load_template())}
+    code_dirs = {logical_id: _code_dir(spec.code_uri) for logical_id, spec in specs.items()}
     resources = template["Resources"]
     key_policies = {
         resolver.resolve({"Fn::GetAtt": [key_id, "Arn"]}): tuple(
@@ -320,6 +327,7 @@ def function_roles(template: Mapping[str, Any] | None = None, resolver: Resolver
                 role_arn=resolver.resolve({"Fn::GetAtt": [role_id, "Arn"]}),
                 role_tags={tag["Key"]: str(tag["Value"]) for tag in resolver.resolve(role.get("Tags", []))},
                 key_policies=key_policies,
+                handler_module=specs[logical_id].handler.split(".")[0],
             )
         )
     return roles

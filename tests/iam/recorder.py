@@ -6,13 +6,15 @@ of ``mock_aws`` tests and those of the local stack's functions talking to the mo
 operation and its API parameters exactly as the code passed them.
 
 Who: the call belongs to the function whose code is on the calling thread's stack, found by the file's directory
-under ``functions/<dir>/`` (the template's ``CodeUri``), not by module names, which differ between tests (imported as
-``functions.settings.app``) and the local gateway (loaded from the file). Calls with no function on the stack (test
-set-up, moto's own bootstrapping) are not the functions' and are ignored. A function that ever hands AWS calls to a
-thread of its own would need that thread attributed too (today none does).
+under ``functions/<dir>/`` (the template's ``CodeUri``) and by the module Lambda called into, the outermost frame of
+that directory (the ``Handler``'s module: several functions share one ``CodeUri``, e.g. the webhook function and its
+consumer), not by module names, which differ between tests (imported as ``functions.settings.app``) and the local
+gateway (loaded from the file). Calls with no function on the stack (test set-up, moto's own bootstrapping) are not
+the functions' and are ignored. A function that ever hands AWS calls to a thread of its own would need that thread
+attributed too (today none does).
 
 What: the service and operation, which top-level parameters were present (``Tags``, ``KmsKeyId``…), the values of the
-parameters that name a resource (table, key, secret), the KMS encryption context, and the function's environment
+parameters that name a resource (table, key, secret, queue), the KMS encryption context, and the function's environment
 variables at that moment: resource names come from the environment, so the audit can map a concrete name used in a
 test (``asana-integration-test``) back to what the template gives the function (``!Ref IntegrationTable``).
 """
@@ -35,7 +37,7 @@ from local.template import ROOT, functions, load_template
 FUNCTIONS_DIR = ROOT / "functions"
 
 # Top-level request parameters whose value names a resource (or the key a resource is encrypted with).
-RESOURCE_PARAMETERS = frozenset({"TableName", "IndexName", "KeyId", "SecretId", "Name", "KmsKeyId"})
+RESOURCE_PARAMETERS = frozenset({"TableName", "IndexName", "KeyId", "SecretId", "Name", "KmsKeyId", "QueueUrl"})
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,12 @@ class AwsCall:
     identifiers: tuple[tuple[str, str], ...]  # (parameter, value) for each parameter naming a resource
     encryption_context: tuple[tuple[str, str], ...]  # KMS EncryptionContext, sorted
     environment: tuple[tuple[str, str], ...]  # the function's template variables as the process had them
+    handler_module: str = "app"  # the module Lambda called into (the Handler's), e.g. "consumer"
+
+    @property
+    def function(self) -> tuple[str, str]:
+        """The function the call belongs to: its code directory and its handler module."""
+        return self.code_dir, self.handler_module
 
     def identifier(self, parameter: str) -> str | None:
         return next((value for name, value in self.identifiers if name == parameter), None)
@@ -76,10 +84,11 @@ class Recording:
             else:
                 self.calls[call] += 1
 
-    def by_function_dir(self) -> dict[str, list[AwsCall]]:
-        grouped: dict[str, list[AwsCall]] = {}
+    def by_function(self) -> dict[tuple[str, str], list[AwsCall]]:
+        """The calls of each function, by code directory and handler module."""
+        grouped: dict[tuple[str, str], list[AwsCall]] = {}
         for call in self.calls:
-            grouped.setdefault(call.code_dir, []).append(call)
+            grouped.setdefault(call.function, []).append(call)
         return grouped
 
 
@@ -104,9 +113,10 @@ def _on_call(params: dict[str, Any], model: Any, **_: Any) -> None:
 
 
 def _capture(params: dict[str, Any], model: Any) -> AwsCall | None:
-    code_dir = calling_function_dir(sys._getframe())
-    if code_dir is None:
+    function = calling_function(sys._getframe())
+    if function is None:
         return None
+    code_dir, handler_module = function
     identifiers = [(name, value) for name, value in params.items() if name in RESOURCE_PARAMETERS]
     # Batch and transaction operations name their tables inside the request.
     identifiers += [("RequestItems", table) for table in params.get("RequestItems", {})]
@@ -121,26 +131,29 @@ def _capture(params: dict[str, Any], model: Any) -> AwsCall | None:
         identifiers=tuple(sorted((name, str(value)) for name, value in identifiers)),
         encryption_context=tuple(sorted(context.items())),
         environment=tuple(sorted((name, os.environ[name]) for name in _template_variables() if name in os.environ)),
+        handler_module=handler_module,
     )
 
 
-def calling_function_dir(frame: Any) -> str | None:
-    """The ``functions/<dir>`` whose code is on this stack (innermost first), or None."""
+def calling_function(frame: Any) -> tuple[str, str] | None:
+    """The ``functions/<dir>`` whose code is on this stack and the module of its outermost frame there (the one
+    Lambda called: the handler's), or None."""
+    found = None
     while frame is not None:
-        code_dir = _function_dir_of(frame.f_code.co_filename)
-        if code_dir is not None:
-            return code_dir
+        location = _function_file_of(frame.f_code.co_filename)
+        if location is not None and (found is None or location[0] == found[0]):
+            found = location
         frame = frame.f_back
-    return None
+    return found
 
 
 @cache
-def _function_dir_of(filename: str) -> str | None:
+def _function_file_of(filename: str) -> tuple[str, str] | None:
     try:
         relative = Path(os.path.abspath(filename)).relative_to(FUNCTIONS_DIR)
     except ValueError:
         return None
-    return relative.parts[0] if len(relative.parts) > 1 else None
+    return (relative.parts[0], Path(relative.parts[1]).stem) if len(relative.parts) == 2 else None
 
 
 @cache
