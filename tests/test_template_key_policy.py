@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from asana_integration.stores.field_crypto import encryption_context
+from asana_integration.stores.field_crypto import encryption_context, webhook_secret_context
 from local.template import Deployment, Intrinsics, load_template
 
 DEPLOYMENT = Deployment(stack_name="securedb-asana-production", region="eu-west-1", account_id="111122223333")
@@ -87,7 +87,11 @@ def test_dynamodb_use_stays_in_the_account_and_in_dynamodb() -> None:
 def test_the_function_roles_carry_the_tag_the_key_policy_names() -> None:
     template = load_template()
     tags = Intrinsics(template, DEPLOYMENT).resolve(template["Globals"]["Function"]["Tags"])
-    for sid in ("FunctionsEncryptTokenFieldsWithTheirContext", "FunctionsUseTheKeyThroughSecretsManager"):
+    for sid in (
+        "FunctionsEncryptTokenFieldsWithTheirContext",
+        "FunctionsEncryptWebhookSecretsWithTheirContext",
+        "FunctionsUseTheKeyThroughSecretsManager",
+    ):
         required = {
             key.removeprefix("aws:PrincipalTag/"): value
             for key, value in key_policy()[sid]["Condition"]["StringEquals"].items()
@@ -95,3 +99,16 @@ def test_the_function_roles_carry_the_tag_the_key_policy_names() -> None:
         }
         assert required, f"{sid} does not name the function roles"
         assert required.items() <= tags.items()
+
+
+def test_direct_use_for_webhook_secrets_requires_exactly_their_encryption_context() -> None:
+    statement = key_policy()["FunctionsEncryptWebhookSecretsWithTheirContext"]
+    conditions = statement["Condition"]
+    context = webhook_secret_context("org", "prefix")
+
+    assert sorted(actions(statement)) == ["kms:Decrypt", "kms:Encrypt"]
+    assert sorted(conditions["ForAllValues:StringEquals"]["kms:EncryptionContextKeys"]) == sorted(context)
+    assert conditions["Null"] == {f"kms:EncryptionContext:{key}": "false" for key in context}
+    # Only the webhook-secret field: this statement cannot be used to decrypt a token.
+    assert conditions["StringEquals"]["kms:EncryptionContext:field"] == context["field"]
+    assert "kms:ViaService" not in conditions["StringEquals"]

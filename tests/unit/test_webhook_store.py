@@ -1,0 +1,244 @@
+"""The webhook store under moto: a handshake is accepted once, inside its window, for the record's own organization;
+secrets are KMS ciphertext bound to their webhook; states move only forward; the index lists an organization's own."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from asana_integration.models.webhooks import WebhookKind, WebhookState
+from asana_integration.stores.field_crypto import WebhookSecretCipher
+from asana_integration.stores.webhooks import (
+    DELETED_RETENTION_SECONDS,
+    PENDING_RETENTION_SECONDS,
+    SECRET_CACHE_SECONDS,
+    WebhookStore,
+    index_key,
+    is_prefix,
+    record_key,
+)
+from tests import log_audit
+
+SECRET = "5f4dcc3b5aa765d61d8327deb882cf99" * 2
+OTHER = "e99a18c428cb38d5f260853678922e03" * 2
+log_audit.remember(SECRET, OTHER)
+
+
+class CountingCipher(WebhookSecretCipher):
+    """The real cipher, counting KMS calls, with a hook that runs once just before the first encryption."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.encryptions = 0
+        self.decryptions = 0
+        self.before_encrypt: Any = None
+
+    def encrypt(self, secret: str, *, org_id: str, prefix: str) -> bytes:
+        self.encryptions += 1
+        hook, self.before_encrypt = self.before_encrypt, None
+        if hook is not None:
+            hook()
+        return super().encrypt(secret, org_id=org_id, prefix=prefix)
+
+    def decrypt(self, ciphertext: bytes, *, org_id: str, prefix: str) -> str:
+        self.decryptions += 1
+        return super().decrypt(ciphertext, org_id=org_id, prefix=prefix)
+
+
+class Clocks:
+    def __init__(self) -> None:
+        self.now = time.time()
+        self.mono = 1000.0
+
+
+@pytest.fixture
+def clocks() -> Clocks:
+    return Clocks()
+
+
+@pytest.fixture
+def cipher(aws: Any) -> CountingCipher:
+    return CountingCipher(boto3.client("kms"), aws.kms_key_arn)
+
+
+@pytest.fixture
+def store(aws: Any, cipher: CountingCipher, clocks: Clocks) -> WebhookStore:
+    table = boto3.resource("dynamodb").Table(aws.table_name)
+    return WebhookStore(table, cipher, clock=lambda: clocks.now, monotonic=lambda: clocks.mono)
+
+
+def raw_item(aws: Any, key: dict[str, str]) -> dict[str, Any] | None:
+    return boto3.resource("dynamodb").Table(aws.table_name).get_item(Key=key).get("Item")
+
+
+def arm(store: WebhookStore, clocks: Clocks, kind: WebhookKind = WebhookKind.CREATED, org: str = "org-a") -> str:
+    return store.create_pending(
+        org,
+        kind,
+        resource="1201",
+        filters=[{"resource_type": "task", "action": "changed", "fields": ["name"]}],
+        created_by="admin-a",
+        deadline=clocks.now + 60,
+        resource_type="project",
+    )
+
+
+def test_a_new_webhook_is_pending_under_an_unguessable_prefix_and_listed_for_its_organization(store, clocks, aws):
+    prefix = arm(store, clocks)
+
+    record = store.get(prefix)
+    assert is_prefix(prefix)
+    assert len({arm(store, clocks) for _ in range(20)}) == 20
+    assert record is not None
+    assert (record.org_id, record.state, record.kind) == ("org-a", WebhookState.PENDING, WebhookKind.CREATED)
+    assert record.resource_gid == "1201"
+    assert record.filters == ({"resource_type": "task", "action": "changed", "fields": ["name"]},)
+    assert record.has_secret is False
+    assert prefix in [r.prefix for r in store.for_org("org-a")]
+    # An abandoned window disappears, record and index entry alike.
+    expires = int(clocks.now + 60) + PENDING_RETENTION_SECONDS
+    assert raw_item(aws, record_key(prefix))["expires_at"] == expires  # type: ignore[index]
+    assert raw_item(aws, index_key("org-a", prefix))["expires_at"] == expires  # type: ignore[index]
+
+
+def test_the_handshake_stores_the_secret_encrypted_and_only_once(store, clocks, aws):
+    prefix = arm(store, clocks)
+
+    assert store.accept_handshake(prefix, SECRET, clocks.now) is True
+    assert store.accept_handshake(prefix, OTHER, clocks.now) is False
+
+    item = raw_item(aws, record_key(prefix))
+    assert SECRET.encode() not in bytes(item["secret"].value)  # type: ignore[index]
+    assert store.secret_for(prefix) == SECRET
+    assert store.get(prefix).handshake_at == int(clocks.now)  # type: ignore[union-attr]
+
+
+def test_no_handshake_after_the_window_nor_for_an_unknown_or_malformed_prefix(store, clocks, cipher):
+    prefix = arm(store, clocks)
+
+    assert store.accept_handshake(prefix, SECRET, clocks.now + 60) is False  # the deadline itself is too late
+    assert store.accept_handshake("D" * 32, SECRET, clocks.now) is False
+    assert store.accept_handshake("../WEBHOOK", SECRET, clocks.now) is False
+    assert store.get(prefix).has_secret is False  # type: ignore[union-attr]
+    assert cipher.encryptions == 0  # refused before KMS was ever asked
+
+
+def test_of_two_concurrent_handshakes_exactly_one_stores_its_secret(store, clocks, cipher):
+    prefix = arm(store, clocks)
+    results: list[bool] = []
+    # The second handshake lands between the first one's read and its conditional write.
+    cipher.before_encrypt = lambda: results.append(store.accept_handshake(prefix, OTHER, clocks.now))
+
+    results.append(store.accept_handshake(prefix, SECRET, clocks.now))
+
+    assert results == [True, False]
+    assert store.secret_for(prefix) == OTHER
+
+
+def test_a_created_webhook_becomes_active_only_through_activate_after_its_handshake(store, clocks, aws):
+    prefix = arm(store, clocks)
+    assert store.activate(prefix, "9901") is False  # no handshake yet: nothing to confirm
+    assert store.accept_handshake(prefix, SECRET, clocks.now)
+
+    assert store.get(prefix).state is WebhookState.PENDING  # type: ignore[union-attr]
+    assert store.activate(prefix, "9901") is True
+    assert store.activate(prefix, "9902") is False
+
+    record = store.get(prefix)
+    assert (record.state, record.asana_gid) == (WebhookState.ACTIVE, "9901")  # type: ignore[union-attr]
+    assert record.accepts_deliveries  # type: ignore[union-attr]
+    assert "expires_at" not in raw_item(aws, record_key(prefix))  # type: ignore[operator]
+    assert "expires_at" not in raw_item(aws, index_key("org-a", prefix))  # type: ignore[operator]
+
+
+def test_a_webhook_made_by_hand_is_active_and_lasting_after_its_handshake(store, clocks, aws):
+    prefix = arm(store, clocks, WebhookKind.EXPECTED_MANUAL)
+
+    assert store.accept_handshake(prefix, SECRET, clocks.now)
+
+    assert store.get(prefix).state is WebhookState.ACTIVE  # type: ignore[union-attr]
+    assert store.activate(prefix, "9901") is False  # no 201 will come: nothing to activate
+    assert "expires_at" not in raw_item(aws, record_key(prefix))  # type: ignore[operator]
+    assert "expires_at" not in raw_item(aws, index_key("org-a", prefix))  # type: ignore[operator]
+
+
+def test_a_test_webhook_is_active_after_its_handshake_but_expires_as_armed(store, clocks, aws):
+    prefix = arm(store, clocks, WebhookKind.TEST)
+
+    assert store.accept_handshake(prefix, SECRET, clocks.now)
+
+    assert store.get(prefix).state is WebhookState.ACTIVE  # type: ignore[union-attr]
+    assert "expires_at" in raw_item(aws, record_key(prefix))  # type: ignore[operator]
+
+
+def test_a_deleted_webhook_forgets_its_secret_and_is_kept_only_for_a_while(store, clocks, aws):
+    prefix = arm(store, clocks)
+    assert store.accept_handshake(prefix, SECRET, clocks.now)
+    assert store.activate(prefix, "9901")
+    assert store.secret_for(prefix) == SECRET  # cached now
+
+    assert store.mark_deleted(prefix) is True
+    assert store.mark_deleted(prefix) is False
+
+    record = store.get(prefix)
+    assert record.state is WebhookState.DELETED  # type: ignore[union-attr]
+    assert record.has_secret is False  # type: ignore[union-attr]
+    assert not record.accepts_deliveries  # type: ignore[union-attr]
+    assert store.secret_for(prefix) is None
+    expires = int(clocks.now) + DELETED_RETENTION_SECONDS
+    assert raw_item(aws, record_key(prefix))["expires_at"] == expires  # type: ignore[index]
+    assert raw_item(aws, index_key("org-a", prefix))["expires_at"] == expires  # type: ignore[index]
+    assert store.mark_deleted("E" * 32) is False
+
+
+def test_a_secret_is_decrypted_once_per_few_minutes(store, clocks, cipher):
+    prefix = arm(store, clocks, WebhookKind.EXPECTED_MANUAL)
+    assert store.accept_handshake(prefix, SECRET, clocks.now)
+    fresh = WebhookStore(store._table, cipher, monotonic=lambda: clocks.mono)  # another execution environment
+
+    assert [fresh.secret_for(prefix) for _ in range(3)] == [SECRET] * 3
+    assert cipher.decryptions == 1
+    clocks.mono += SECRET_CACHE_SECONDS + 1
+    assert fresh.secret_for(prefix) == SECRET
+    assert cipher.decryptions == 2
+
+
+def test_a_secret_moved_to_another_webhook_does_not_decrypt(store, clocks, aws):
+    source = arm(store, clocks, WebhookKind.EXPECTED_MANUAL)
+    target = arm(store, clocks, WebhookKind.EXPECTED_MANUAL)
+    assert store.accept_handshake(source, SECRET, clocks.now)
+    assert store.accept_handshake(target, OTHER, clocks.now)
+    table = boto3.resource("dynamodb").Table(aws.table_name)
+    stolen = raw_item(aws, record_key(source))["secret"]  # type: ignore[index]
+    table.update_item(
+        Key=record_key(target), UpdateExpression="SET secret = :s", ExpressionAttributeValues={":s": stolen}
+    )
+    cold = WebhookStore(table, WebhookSecretCipher(boto3.client("kms"), aws.kms_key_arn))
+
+    with pytest.raises(ClientError):
+        cold.secret_for(target)
+
+
+def test_heartbeats_and_deliveries_are_recorded_on_existing_webhooks_only(store, clocks, aws):
+    prefix = arm(store, clocks)
+
+    assert store.record_heartbeat(prefix, clocks.now + 5) is True
+    assert store.record_delivery(prefix, clocks.now + 7) is True
+    assert store.record_heartbeat("F" * 32, clocks.now) is False
+
+    record = store.get(prefix)
+    assert (record.last_heartbeat_at, record.last_delivery_at) == (int(clocks.now + 5), int(clocks.now + 7))  # type: ignore[union-attr]
+    assert raw_item(aws, record_key("F" * 32)) is None
+
+
+def test_an_organization_lists_only_its_own_webhooks(store, clocks):
+    ours = {arm(store, clocks, org="org-a") for _ in range(3)}
+    theirs = arm(store, clocks, org="org-b")
+
+    assert {r.prefix for r in store.for_org("org-a")} == ours
+    assert [r.prefix for r in store.for_org("org-b")] == [theirs]
+    assert store.for_org("org-c") == []
