@@ -18,11 +18,18 @@ class AwsResources:
     mirror_table_name: str
     sync_queue_url: str
     sync_dead_letter_url: str
+    webhook_events_queue_url: str
+    webhook_events_dead_letter_url: str
+    idempotency_table_name: str
 
 
 def create_resources(table_name: str = "asana-integration-test") -> AwsResources:
     dynamodb = boto3.client("dynamodb")
-    tables = {"IntegrationTable": table_name, "MirrorTable": f"{table_name}-mirror"}
+    tables = {
+        "IntegrationTable": table_name,
+        "MirrorTable": f"{table_name}-mirror",
+        "IdempotencyTable": f"{table_name}-idempotency",
+    }
     for logical_id, name in tables.items():
         dynamodb.create_table(TableName=name, **table_definition(logical_id))
         dynamodb.update_time_to_live(
@@ -32,12 +39,19 @@ def create_resources(table_name: str = "asana-integration-test") -> AwsResources
     key = boto3.client("kms").create_key(Description="asana integration test key")
     dead_letter_url = _create_queue("SyncQueueDeadLetter", f"{table_name}-sync-dlq", {})
     sync_queue_url = _create_queue("SyncQueue", f"{table_name}-sync", {"SyncQueueDeadLetter": dead_letter_url})
+    webhook_dead_letter_url = _create_queue("WebhookEventsDeadLetter", f"{table_name}-webhook-events-dlq", {})
+    webhook_queue_url = _create_queue(
+        "WebhookEventsQueue", f"{table_name}-webhook-events", {"WebhookEventsDeadLetter": webhook_dead_letter_url}
+    )
     return AwsResources(
         table_name=table_name,
         kms_key_arn=key["KeyMetadata"]["Arn"],
         mirror_table_name=tables["MirrorTable"],
         sync_queue_url=sync_queue_url,
         sync_dead_letter_url=dead_letter_url,
+        webhook_events_queue_url=webhook_queue_url,
+        webhook_events_dead_letter_url=webhook_dead_letter_url,
+        idempotency_table_name=tables["IdempotencyTable"],
     )
 
 

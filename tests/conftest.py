@@ -121,6 +121,8 @@ def integration_env(
         "TABLE_NAME": resources.table_name,
         "MIRROR_TABLE_NAME": resources.mirror_table_name,
         "SYNC_QUEUE_URL": resources.sync_queue_url,
+        "WEBHOOK_EVENTS_QUEUE_URL": resources.webhook_events_queue_url,
+        "IDEMPOTENCY_TABLE_NAME": resources.idempotency_table_name,
         "KMS_KEY_ID": resources.kms_key_arn,
         "SECRET_NAME_PREFIX": "securedb-asana",
         "PUBLIC_BASE_URL": "https://expand.securedb.io",

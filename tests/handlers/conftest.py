@@ -15,8 +15,10 @@ from tests.events import LambdaContext, claims_for, http_event
 ApiCall = Callable[..., tuple[int, Any]]
 
 
-# The HTTP functions' handler modules (template.yaml's Handler); the scheduled one is loaded where it is tested.
-API_FUNCTIONS = ("settings", "oauth_callback", "webhook")
+# The HTTP functions whose routes get their services through ``Depends`` (template.yaml's Handler modules); the
+# webhook function wires its own few clients (a lean cold start: functions/webhook/app.py), the scheduled and queue
+# functions are loaded where they are tested.
+API_FUNCTIONS = ("settings", "oauth_callback")
 
 
 def function_module(name: str, handler_module: str = "app") -> ModuleType:
@@ -84,3 +86,12 @@ def make_caller(module: ModuleType) -> ApiCall:
 @pytest.fixture
 def settings_api(services: Any) -> ApiCall:
     return make_caller(function_module("settings"))
+
+
+@pytest.fixture
+def webhook_aws(aws_with_sandbox: Any) -> Any:
+    """moto and the sandbox, seen from the webhook functions: the webhook records' table and key, the events queue
+    (and its dead-letter queue) and the idempotency table."""
+    from tests.handlers.webhook_support import webhook_resources
+
+    return webhook_resources(aws_with_sandbox)

@@ -23,7 +23,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"models", "identity", "tenant_urls"}),
     frozenset({"asana", "stores"}),
     frozenset({"connections", "mapping", "sync", "sync_admin"}),
-    frozenset({"settings"}),
+    frozenset({"settings", "webhooks"}),
     frozenset({"web"}),
 )
 LAYER_ROOT = Path(__file__).resolve().parents[2] / "layers" / "common"

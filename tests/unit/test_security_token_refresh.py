@@ -77,6 +77,8 @@ class World:
     clock: Clock
     asana: TokenEndpoint
     sleeps: list[float] = field(default_factory=list)
+    # What each use costs: DynamoDB reads of the connection, KMS decryptions of a token.
+    calls: list[str] = field(default_factory=list)
 
     def connect(self, *, access: str = "access-0", refresh: str = "refresh-0", expires_in: int = 3600) -> None:
         tokens = NewTokens(access_token=access, refresh_token=refresh, access_expires_at=int(self.clock()) + expires_in)
@@ -117,7 +119,10 @@ def world() -> Iterator[World]:
         kms = boto3.client("kms", region_name="us-east-1")
         key_arn = kms.create_key(Description="tokens")["KeyMetadata"]["Arn"]
         clock = Clock()
-        yield World(ConnectionStore(table, TokenCipher(kms, key_arn), clock=clock), clock, TokenEndpoint())
+        world = World(ConnectionStore(table, TokenCipher(kms, key_arn), clock=clock), clock, TokenEndpoint())
+        for client in (kms, table.meta.client):
+            client.meta.events.register("provide-client-params.*.*", lambda model, **_: world.calls.append(model.name))
+        yield world
 
 
 # --- renewing after Asana rejected a token ---------------------------------------------------------------------------
@@ -164,10 +169,23 @@ def test_a_source_that_handed_out_nothing_renews_only_the_stored_token(world):
     world.source().renew_after_rejection("access-0")  # another Lambda renewed: access-1 is stored
 
     stale = world.source()
+    world.calls.clear()
     assert stale.renew_after_rejection("access-0") == "access-1"  # a rejection of an older token: use the new one
     assert world.asana.calls == 1
+    assert world.calls == ["GetItem", "Decrypt"], "one read and one decryption, not a second one"
     assert world.source().renew_after_rejection("access-1") == "access-2"  # the stored token itself was rejected
     assert world.asana.calls == 2
+
+
+def test_a_short_lived_token_is_reused_without_reading_or_decrypting_it_again(world):
+    world.connect(expires_in=120)  # shorter than the 5-minute margin: half its lifetime counts instead
+    source = world.source()
+
+    assert {source.access_token() for _ in range(3)} == {"access-0"}
+    assert world.calls.count("GetItem") == 1
+    assert world.calls.count("Decrypt") == 1
+    world.clock.advance(61)
+    assert source.access_token() == "access-1"
 
 
 def test_a_refreshed_token_is_used_until_close_to_its_expiry(world):

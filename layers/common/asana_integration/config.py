@@ -25,6 +25,10 @@ class Config(BaseModel):
     # The data sync (issue 9): the mirror table and the queue of sync units. Unset in functions that do not sync.
     mirror_table_name: Annotated[str | None, Field(alias="MIRROR_TABLE_NAME")] = None
     sync_queue_url: Annotated[str | None, Field(alias="SYNC_QUEUE_URL")] = None
+    # Webhooks (issue 10): the queue between the webhook function and its consumer, and the consumer's idempotency
+    # records. Unset in functions that do not handle webhook events.
+    webhook_events_queue_url: Annotated[str | None, Field(alias="WEBHOOK_EVENTS_QUEUE_URL")] = None
+    idempotency_table_name: Annotated[str | None, Field(alias="IDEMPOTENCY_TABLE_NAME")] = None
     # The Asana plan's per-token limit (1,500 a minute on paid plans, 150 on free ones); all sync workers of an
     # organization share it (sync/rate_budget.py).
     asana_rate_limit_per_minute: Annotated[int, Field(alias="ASANA_RATE_LIMIT_PER_MINUTE", ge=10, le=100_000)] = 1500
@@ -65,7 +69,14 @@ class Config(BaseModel):
         return value
 
     @field_validator(
-        "asana_proxy_secret_arn", "asana_proxy", "asana_ca_bundle", "mirror_table_name", "sync_queue_url", mode="before"
+        "asana_proxy_secret_arn",
+        "asana_proxy",
+        "asana_ca_bundle",
+        "mirror_table_name",
+        "sync_queue_url",
+        "webhook_events_queue_url",
+        "idempotency_table_name",
+        mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
