@@ -8,6 +8,10 @@
    memory), against a plain ``requests`` loop following ``next_page.offset``.
 3. warm request: ``GET /asana/api/settings`` through the settings function's ``lambda_handler`` under moto, against a
    bare Powertools resolver doing the one DynamoDB read the status needs (so the ratio is our overhead, not moto's).
+4. data sync (``bench/sync.py``): the figures issue 9 sets, each against its bound: Asana calls of a full sync of the
+   large generated organization ÷ the pagination minimum, mirror writes of an unchanged second sync, calls of a quiet
+   incremental sync per imported project, a rate-limited sync's wall time ÷ (calls ÷ limit), and the dispatcher with
+   10,000 organizations. ``--no-large`` syncs a mid-size organization instead (minutes less).
 
 Results are printed and written to ``bench/results/latest.json``. Absolute times vary by machine; the ratios are the
 figures to compare between changes.
@@ -35,6 +39,8 @@ FUNCTIONS = {
     "oauth_callback": "functions.oauth_callback.app",
     "webhook": "functions.webhook.app",
     "sync": "functions.sync.connection_upkeep",
+    "sync_dispatcher": "functions.sync.dispatcher",
+    "sync_worker": "functions.sync.worker",
 }
 FLOOR_IMPORTS = (
     "import boto3, pydantic, requests; from aws_lambda_powertools.event_handler import APIGatewayHttpResolver"
@@ -208,6 +214,7 @@ def warm_request(repeat: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--no-large", action="store_true", help="sync a mid-size organization, not the large one")
     args = parser.parse_args()
     os.environ.update(ENVIRONMENT)  # before anything creates Powertools' logger (service name, level)
     sys.path[:0] = [str(ROOT / "layers" / "common"), str(ROOT)]
@@ -217,6 +224,9 @@ def main() -> None:
         "listing": listing(args.repeat),
         "warm_request": warm_request(args.repeat),
     }
+    from bench import sync
+
+    results["sync"] = sync.figures(large=not args.no_large)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2))
 
@@ -230,6 +240,8 @@ def main() -> None:
     for name in ("listing", "warm_request"):
         row = results[name]
         print(f"{name:17s} time x{row['time_ratio']:.2f}  traced peak memory x{row['memory_ratio']:.2f}")
+    for line in sync.report(results["sync"]):
+        print(line)
 
 
 if __name__ == "__main__":

@@ -81,12 +81,17 @@ def test_a_redelivered_start_sends_its_units_again_and_nothing_is_counted_twice(
 
 def test_a_start_while_a_run_is_live_starts_nothing(sync):
     live, _ = sync.services.sync_starter.start(ORG, "full", "manual")
+    (live_start,) = receive_all(sync)  # recorded and leased, its start message not run yet
 
-    sync.dispatcher.lambda_handler({"mode": "incremental"}, LambdaContext())
+    sync.dispatcher.lambda_handler({"mode": "full"}, LambdaContext())
+    sync.loop.drain()
+    skipped = sync.sandbox.request_count()
+    deliver(sync, live_start["Body"])
     sync.loop.drain()
 
     runs = sync.services.sync_state.recent_runs(ORG)
-    assert [(run.run_id, run.status, run.mode) for run in runs] == [(live.run_id, "succeeded", "full")]
+    assert [(run.run_id, run.status) for run in runs] == [(live.run_id, "succeeded")]
+    assert skipped == 0
 
 
 def test_a_unit_delivered_with_too_little_time_left_goes_back_untouched(sync):
@@ -164,3 +169,14 @@ def test_an_expired_sync_token_makes_the_project_listed_in_full_with_the_fresh_t
     assert (first.counts["tasks"].updated, first.counts["tasks"].unchanged) == (1, demo.DEMO_TASK_COUNT - 1)
     assert quiet.asana_calls == 1  # the fresh token works
     sync.assert_mirror_equals_sandbox()
+
+
+def test_a_scheduled_incremental_pass_of_an_organization_without_imports_records_no_run(sync):
+    sync.dispatcher.lambda_handler({"mode": "incremental"}, LambdaContext())
+    sync.loop.drain()
+
+    assert sync.services.sync_state.recent_runs(ORG) == []
+    assert sync.sandbox.request_count() == 0
+    manual, _ = sync.services.sync_starter.start(ORG, "incremental", "manual")  # an admin's start always runs
+    sync.loop.drain()
+    assert sync.services.sync_state.get_run(ORG, manual.run_id).status == "succeeded"

@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 # a full pass of a large organization on a free plan (150 calls a minute), far below a day of missed syncs.
 RUN_LEASE_SECONDS = 2 * 3600
 RUN_RETENTION_SECONDS = 90 * 86400
+# Incremental runs come every few minutes and mostly find nothing: a week of them is history enough.
+INCREMENTAL_RUN_RETENTION_SECONDS = 7 * 86400
 MARKER_TTL_SECONDS = 7 * 86400
 CHECKPOINT_TTL_SECONDS = 7 * 86400
 # DynamoDB items hold at most 400 KB; the seen gids of a checkpoint are split in chunks well below it.
@@ -158,7 +160,7 @@ class SyncStateStore:
             "retries": 0,
             "errors": {},
             "error_counts": {},
-            "expires_at": int(now + RUN_RETENTION_SECONDS),
+            "expires_at": int(now + (RUN_RETENTION_SECONDS if mode == "full" else INCREMENTAL_RUN_RETENTION_SECONDS)),
         }
         try:
             self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")

@@ -99,6 +99,10 @@ class SyncEngine:
     # --- Start ------------------------------------------------------------------------------------------------------
 
     def _start(self, message: StartMessage, remaining_ms: Callable[[], int]) -> None:
+        if message.trigger == "schedule" and message.mode == "incremental" and not self._state.imports(message.org_id):
+            # Nothing to follow between full passes: no run to record every few minutes. (A manual start has its run
+            # recorded already, so it always goes on.)
+            return
         run, _ = self._state.start_run(message.org_id, message.run_id, message.mode, message.trigger)
         if run.run_id != message.run_id:
             logger.info(
