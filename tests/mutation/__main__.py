@@ -68,6 +68,7 @@ class Exclusion:
 class Exclusions:
     listed: list[Exclusion]
     log_lines_reason: str | None  # set when the file excludes every mutant confined to log calls, with this reason
+    log_field_helpers: frozenset[str] = frozenset()  # functions that only build log fields: all their mutants
 
 
 @dataclass
@@ -149,7 +150,8 @@ def load_exclusions(file: Path) -> Exclusions:
         change = Change(entry["function"], entry["original"].strip(), entry["mutant"].strip())
         listed.append(Exclusion(change, entry["kind"], entry["reason"]))
     log_lines = document.get("log_lines", {})
-    return Exclusions(listed, log_lines.get("reason", "").strip() or None)
+    helpers = frozenset(entry["function"] for entry in log_lines.get("helper", []) if entry.get("reason", "").strip())
+    return Exclusions(listed, log_lines.get("reason", "").strip() or None, helpers)
 
 
 LOG_LEVELS = frozenset({"debug", "info", "warning", "error", "exception", "critical"})
@@ -228,7 +230,9 @@ def score_modules(paths: Sequence[str], exclusions: Exclusions) -> tuple[list[Mo
             if change in by_change:
                 score.excluded += 1
                 used.add(change)
-            elif exclusions.log_lines_reason and only_log_lines_change(name, path):
+            elif exclusions.log_lines_reason and (
+                change.function in exclusions.log_field_helpers or only_log_lines_change(name, path)
+            ):
                 score.excluded += 1
                 score.log_lines += 1
             else:
