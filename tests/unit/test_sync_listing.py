@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 from asana_integration.asana.client import Page
-from asana_integration.errors import AsanaRequestRejected, AsanaUnavailable
+from asana_integration.errors import AsanaRequestRejected, AsanaUnavailable, AsanaUnreachable
 from asana_integration.models.mirror import MirrorEntity, MirrorKind
 from asana_integration.stores.mirror import MirrorStore
 from asana_integration.stores.sync_state import SyncStateStore
@@ -151,3 +151,13 @@ def test_users_listed_in_two_workspaces_are_one_entity_counted_once(stores):
 
     assert run.report.counts[MirrorKind.USER].created == 2
     assert [item.gid for item in mirror.page(ORG, MirrorKind.USER).items] == ["1", "2"]
+
+
+def test_a_dropped_connection_is_waited_out_but_a_proxy_failure_is_not(stores):
+    dropped = AsanaUnreachable("Could not connect to Asana", code="asana_connection_error")
+    proxy = AsanaUnreachable("Could not reach Asana through the proxy", code="asana_proxy_error")
+
+    with pytest.raises(Suspend):
+        run_list(stores, Listing(projects(5), fail={0: dropped}))
+    with pytest.raises(AsanaUnreachable):
+        run_list(stores, Listing(projects(5), fail={0: proxy}))

@@ -15,16 +15,22 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from asana_integration.asana.client import Page
-from asana_integration.errors import AsanaRateLimited, AsanaRequestRejected, AsanaUnavailable
+from asana_integration.asana.client import RETRYABLE_FAILURE_CODES, Page
+from asana_integration.errors import (
+    AsanaError,
+    AsanaRateLimited,
+    AsanaRequestRejected,
+    AsanaUnavailable,
+    AsanaUnreachable,
+)
 from asana_integration.models.mirror import MirrorEntity, MirrorKind
 from asana_integration.sync.rate_budget import RateBudgetExhausted
 from asana_integration.sync.unit_run import Suspend, UnitRun
 
 CHECKPOINT_INTERVAL_SECONDS = 20.0
 EXPIRED_OFFSET = "asana_offset_expired"
-# Failures that pass: the unit waits and is sent again (a bounded number of times, see engine.py).
-TRANSIENT = (AsanaUnavailable, AsanaRateLimited, RateBudgetExhausted)
+# What a step of a unit may catch to tell a passing failure from a lasting one (``is_transient``).
+CAUGHT = (AsanaError, RateBudgetExhausted)
 
 
 @dataclass(frozen=True)
@@ -84,7 +90,9 @@ class ListSync:
                     raise
                 offset = None  # Asana's offsets expire after minutes: read this source again from its start
                 continue
-            except TRANSIENT as error:
+            except CAUGHT as error:
+                if not is_transient(error):
+                    raise
                 self._save(source_index, offset, result.seen)
                 raise Suspend(wait_for(error), error) from error
             fresh = [entity for entity in map(source.entity, page.data) if entity.gid not in result.seen]
@@ -109,6 +117,14 @@ class ListSync:
 
     def _save(self, source_index: int, offset: str | None, seen: set[str]) -> None:
         self._run.save({"source": source_index, "offset": offset, "extra": self.extra}, seen)
+
+
+def is_transient(error: Exception) -> bool:
+    """A failure that passes: the unit waits and is sent again (a bounded number of times, see engine.py). Proxy and
+    TLS failures are configuration problems no retry fixes; a dropped or timed-out connection is worth another try."""
+    if isinstance(error, AsanaUnavailable | AsanaRateLimited | RateBudgetExhausted):
+        return True
+    return isinstance(error, AsanaUnreachable) and error.code in RETRYABLE_FAILURE_CODES
 
 
 def wait_for(error: Exception) -> float:

@@ -27,7 +27,7 @@ from asana_integration.errors import AsanaForbidden, AsanaNotFound
 from asana_integration.models.mirror import MirrorCounts, MirrorKind
 from asana_integration.stores.sync_state import SyncCursor
 from asana_integration.sync import entities
-from asana_integration.sync.listing import TRANSIENT, ListSync, Source, wait_for
+from asana_integration.sync.listing import CAUGHT, ListSync, Source, is_transient, wait_for
 from asana_integration.sync.unit_run import Suspend, UnitRun
 
 # Asana's clock and ours differ, and an event is stamped a moment before the task's modified_at: read from earlier.
@@ -63,11 +63,13 @@ def follow_task_events(run: UnitRun) -> None:
     except SyncTokenExpired as expired:
         list_all_tasks(run, sync_token=expired.new_token)
         return
-    except TRANSIENT as error:
-        raise Suspend(wait_for(error), error) from error
     except (AsanaNotFound, AsanaForbidden):
         _gone(run)
         raise
+    except CAUGHT as error:
+        if not is_transient(error):
+            raise
+        raise Suspend(wait_for(error), error) from error
     changes = EventSummary.of(events, project_gid)
     if changes.section_changed or (changes.touched and changes.since is None):
         list_all_tasks(run, sync_token=token)
@@ -159,11 +161,13 @@ def _fresh_token(run: UnitRun, project_gid: str) -> str:
         page = run.client.events(project_gid, None)
     except SyncTokenExpired as expired:
         return expired.new_token
-    except TRANSIENT as error:
-        raise Suspend(wait_for(error), error) from error
     except (AsanaNotFound, AsanaForbidden):
         _gone(run)
         raise
+    except CAUGHT as error:
+        if not is_transient(error):
+            raise
+        raise Suspend(wait_for(error), error) from error
     return page.sync  # not what Asana documents, but a token all the same
 
 
