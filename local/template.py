@@ -2,7 +2,8 @@
 
 The local gateway, the local AWS set-up and the tests all read the template through this module, so routes, table keys
 and environment variables cannot drift from what ``sam deploy`` creates. :class:`Intrinsics` evaluates the template's
-``!Ref``/``!Sub``/``!If``... for one deployment (a stack name, a region, an account) the way CloudFormation does.
+``!Ref``/``!Sub``/``!If``... for one deployment (a stack name, a region, an account) the way CloudFormation does; the
+IAM audit (``tests/iam``) evaluates the transformed template with it too, naming resources its own way.
 """
 
 from __future__ import annotations
@@ -184,6 +185,11 @@ class Deployment:
             "AWS::AccountId": self.account_id,
             "AWS::Partition": self.partition,
             "AWS::URLSuffix": self.url_suffix,
+            # CloudFormation ends a stack's id with a UUID it generates; a fixed one keeps the evaluation repeatable.
+            "AWS::StackId": (
+                f"arn:{self.partition}:cloudformation:{self.region}:{self.account_id}:"
+                f"stack/{self.stack_name}/00000000-0000-4000-8000-000000000000"
+            ),
         }
 
 
@@ -207,7 +213,8 @@ class Intrinsics:
 
     ``parameters`` overrides parameter defaults; each value is checked against the parameter's ``AllowedValues`` and
     ``AllowedPattern`` as CloudFormation checks it. ``resources`` gives what a resource's ``!Ref`` (its logical id)
-    or ``!GetAtt`` (``"Id.Attribute"``) stands for; anything else is an error, never a guess.
+    or ``!GetAtt`` (``"Id.Attribute"``) stands for; anything else is an error, never a guess. A caller that names
+    resources by a rule instead of a table (the IAM audit's example ARNs) overrides :meth:`physical`.
     """
 
     def __init__(
@@ -251,7 +258,7 @@ class Intrinsics:
             return pseudo[name]
         if name in self._parameters:
             return self._parameters[name]
-        return self._resource(name)
+        return self.physical(name)
 
     def condition(self, name: str) -> bool:
         if name not in self._conditions:
@@ -260,6 +267,21 @@ class Intrinsics:
                 raise TemplateError(f"unknown condition {name!r}")
             self._conditions[name] = bool(self.resolve(definition))
         return self._conditions[name]
+
+    def physical(self, logical_id: str, attribute: str | None = None) -> str:
+        """What ``!Ref logical_id`` (no ``attribute``) or ``!GetAtt logical_id.attribute`` stands for in this
+        deployment: the value ``resources`` gives for ``"logical_id"`` or ``"logical_id.attribute"``."""
+        reference = logical_id if attribute is None else f"{logical_id}.{attribute}"
+        if reference in self._resources:
+            return self._resources[reference]
+        self.resource_type(logical_id)  # a name the template does not declare is reported as such
+        raise TemplateError(f"no value given for {reference!r} (a resource of the template)")
+
+    def resource_type(self, logical_id: str) -> str:
+        resource = self._template.get("Resources", {}).get(logical_id)
+        if resource is None:
+            raise TemplateError(f"{logical_id!r} is neither a parameter nor a resource of the template")
+        return str(resource["Type"])
 
     def _function(self, name: str, argument: Any) -> Any:  # noqa: PLR0911 - one branch per intrinsic
         if name == "Condition":
@@ -278,7 +300,7 @@ class Intrinsics:
             return any(self.resolve(item) for item in argument)
         if name == "Fn::GetAtt":
             logical_id, attribute = argument if isinstance(argument, list) else str(argument).split(".", 1)
-            return self._resource(f"{logical_id}.{attribute}")
+            return self.physical(logical_id, attribute)
         if name == "Fn::Sub":
             return self._sub(argument)
         if name == "Fn::Join":
@@ -290,6 +312,8 @@ class Intrinsics:
         if name == "Fn::Split":
             delimiter, text = argument
             return str(self.resolve(text)).split(delimiter)
+        if name == "Fn::FindInMap":
+            return self._find_in_map(*(self.resolve(item) for item in argument))
         raise TemplateError(f"{name} is not evaluated here; teach local/template.py's Intrinsics")
 
     def _sub(self, argument: Any) -> str:
@@ -303,18 +327,18 @@ class Intrinsics:
             if expression in local:
                 return _as_text(local[expression])
             if "." in expression and not expression.startswith("AWS::"):
-                return self._resource(expression)
+                logical_id, attribute = expression.split(".", 1)
+                return self.physical(logical_id, attribute)
             return _as_text(self.ref(expression))
 
         return _SUB_VARIABLE.sub(replace, text)
 
-    def _resource(self, reference: str) -> str:
-        if reference in self._resources:
-            return self._resources[reference]
-        logical_id = reference.split(".", 1)[0]
-        if logical_id not in self._template.get("Resources", {}):
-            raise TemplateError(f"{reference!r} is neither a parameter nor a resource of the template")
-        raise TemplateError(f"no value given for {reference!r} (a resource of the template)")
+    def _find_in_map(self, map_name: str, top_level_key: str, second_level_key: str) -> Any:
+        try:
+            return self._template["Mappings"][map_name][top_level_key][second_level_key]
+        except KeyError:
+            where = f"Mappings.{map_name}.{top_level_key}.{second_level_key}"
+            raise TemplateError(f"!FindInMap names {where}, which the template does not declare") from None
 
 
 def _parameter_values(template: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:

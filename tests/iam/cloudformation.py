@@ -1,8 +1,9 @@
 """Each function's role as AWS will see it: ``template.yaml`` after the SAM transform, intrinsics resolved.
 
 The transform runs in the aws-sam-cli virtualenv (samtranslator pins a pydantic the layer cannot share), once per test
-session. Intrinsics are resolved for one imaginary deployment (:data:`DEPLOYMENT`) with the parameters' defaults,
-so a policy's ``!Sub arn:${AWS::Partition}:dynamodb:...:table/${IntegrationTable}`` and the function's
+session. Intrinsics are resolved by the local stack's evaluator (:class:`local.template.Intrinsics`) for one imaginary
+deployment (:data:`DEPLOYMENT`) with the parameters' defaults, so a policy's
+``!Sub arn:${AWS::Partition}:dynamodb:...:table/${IntegrationTable}`` and the function's
 ``TABLE_NAME: !Ref IntegrationTable`` name the same table, as they will once deployed.
 """
 
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -18,26 +18,25 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from local.template import ROOT, TEMPLATE_PATH, functions, load_template
+from local.template import ROOT, TEMPLATE_PATH, Deployment, Intrinsics, TemplateError, functions, load_template
+
+__all__ = [  # TemplateError is the evaluator's, and the audit raises it for what it cannot read too
+    "AUDITED_PARAMETERS",
+    "DEPLOYMENT",
+    "RUNTIME_MANAGED_POLICIES",
+    "FunctionRole",
+    "Grant",
+    "Resolver",
+    "RuntimeNeed",
+    "TemplateError",
+    "function_roles",
+    "transformed_template",
+]
 
 SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
 TRANSFORM_SCRIPT = ROOT / "tests" / "iam" / "sam_transform.py"
 
-
-class TemplateError(Exception):
-    """The template uses something this resolver cannot evaluate: teach it rather than guess."""
-
-
-@dataclass(frozen=True)
-class Deployment:
-    stack_name: str = "securedb-asana-integration"  # samconfig.toml's stack_name
-    region: str = "us-east-1"
-    account_id: str = "123456789012"
-    partition: str = "aws"
-    url_suffix: str = "amazonaws.com"
-
-
-DEPLOYMENT = Deployment()
+DEPLOYMENT = Deployment(stack_name="securedb-asana-integration")  # samconfig.toml's stack_name
 
 
 @cache
@@ -65,15 +64,9 @@ def transformed_template(template_text: str | None = None) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------------- intrinsics
 
 
-class _NoValue:
-    """``!Ref AWS::NoValue``: the property is removed."""
-
-
-NO_VALUE = _NoValue()
-
-
-class Resolver:
-    """Evaluates CloudFormation intrinsics for :data:`DEPLOYMENT`, parameters at their defaults (or ``parameters``)."""
+class Resolver(Intrinsics):
+    """Evaluates CloudFormation intrinsics for :data:`DEPLOYMENT`, parameters at their defaults (or ``parameters``),
+    each resource standing for an example of the name or ARN CloudFormation would give it."""
 
     def __init__(
         self,
@@ -81,114 +74,14 @@ class Resolver:
         deployment: Deployment = DEPLOYMENT,
         parameters: Mapping[str, Any] | None = None,
     ) -> None:
-        self._template = template
-        self._deployment = deployment
-        self._parameters = {**_parameter_defaults(template), **(parameters or {})}
-        self._conditions: dict[str, bool] = {}
+        super().__init__(template, deployment, parameters=parameters)
+        self._example = deployment  # never None here, unlike the base class's optional deployment
 
-    def resolve(self, value: Any) -> Any:
-        if isinstance(value, list):
-            items = [self.resolve(item) for item in value]
-            return [item for item in items if item is not NO_VALUE]
-        if not isinstance(value, dict):
-            return value
-        if len(value) == 1:
-            (name, argument), *_ = value.items()
-            if name == "Ref":
-                return self.ref(argument)
-            if name.startswith("Fn::") or name == "Condition":
-                return self._function(name, argument)
-        resolved = {key: self.resolve(item) for key, item in value.items()}
-        return {key: item for key, item in resolved.items() if item is not NO_VALUE}
-
-    def ref(self, name: str) -> Any:
-        deployment = self._deployment
-        pseudo = {
-            "AWS::Region": deployment.region,
-            "AWS::AccountId": deployment.account_id,
-            "AWS::Partition": deployment.partition,
-            "AWS::StackName": deployment.stack_name,
-            "AWS::URLSuffix": deployment.url_suffix,
-            "AWS::StackId": (
-                f"arn:{deployment.partition}:cloudformation:{deployment.region}:{deployment.account_id}:"
-                f"stack/{deployment.stack_name}/00000000-0000-4000-8000-000000000000"
-            ),
-        }
-        if name == "AWS::NoValue":
-            return NO_VALUE
-        if name in pseudo:
-            return pseudo[name]
-        if name in self._parameters:
-            return self._parameters[name]
-        return self._physical(name, None)
-
-    def condition(self, name: str) -> bool:
-        if name not in self._conditions:
-            definition = self._template.get("Conditions", {}).get(name)
-            if definition is None:
-                raise TemplateError(f"unknown condition {name!r}")
-            self._conditions[name] = bool(self.resolve(definition))
-        return self._conditions[name]
-
-    def _function(self, name: str, argument: Any) -> Any:  # noqa: PLR0911 - one branch per intrinsic
-        if name == "Condition":
-            return self.condition(argument)
-        if name == "Fn::If":
-            condition, if_true, if_false = argument
-            return self.resolve(if_true if self.condition(condition) else if_false)
-        if name == "Fn::Equals":
-            left, right = (self.resolve(item) for item in argument)
-            return left == right
-        if name == "Fn::Not":
-            return not self.resolve(argument[0])
-        if name == "Fn::And":
-            return all(self.resolve(item) for item in argument)
-        if name == "Fn::Or":
-            return any(self.resolve(item) for item in argument)
-        if name == "Fn::GetAtt":
-            logical_id, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
-            return self._physical(logical_id, attribute)
-        if name == "Fn::Sub":
-            return self._sub(argument)
-        if name == "Fn::Join":
-            delimiter, items = argument
-            return str(delimiter).join(str(item) for item in self.resolve(items))
-        if name == "Fn::Select":
-            index, items = argument
-            return self.resolve(items)[int(self.resolve(index))]
-        if name == "Fn::Split":
-            delimiter, text = argument
-            return str(self.resolve(text)).split(delimiter)
-        if name == "Fn::FindInMap":
-            map_name, first, second = (self.resolve(item) for item in argument)
-            return self._template["Mappings"][map_name][first][second]
-        raise TemplateError(f"the IAM audit cannot resolve {name}; teach tests/iam/cloudformation.py")
-
-    def _sub(self, argument: Any) -> str:
-        text, variables = (argument, {}) if isinstance(argument, str) else argument
-        local = {key: self.resolve(value) for key, value in variables.items()}
-
-        def replace(match: re.Match[str]) -> str:
-            expression = match.group(1)
-            if expression.startswith("!"):  # ${!Literal} stays ${Literal}
-                return "${" + expression[1:] + "}"
-            if expression in local:
-                return str(local[expression])
-            if "." in expression and not expression.startswith("AWS::"):
-                logical_id, attribute = expression.split(".", 1)
-                return str(self._physical(logical_id, attribute))
-            return str(self.ref(expression))
-
-        return re.sub(r"\$\{([^}]+)\}", replace, text)
-
-    def _physical(self, logical_id: str, attribute: str | None) -> str:
+    def physical(self, logical_id: str, attribute: str | None = None) -> str:
         """What a resource's ``Ref`` or ``GetAtt`` gives in the imaginary deployment: stable, distinct, and shaped like
         the real thing (a table name in a table ARN, a key id in a key ARN), so IAM patterns match as on AWS."""
-        resources = self._template.get("Resources", {})
-        if logical_id not in resources:
-            raise TemplateError(f"!Ref/!GetAtt of {logical_id!r}, which is neither a parameter nor a resource")
-        kind = resources[logical_id]["Type"]
-        d = self._deployment
+        kind = self.resource_type(logical_id)
+        d = self._example
         name = f"{d.stack_name}-{logical_id}-EXAMPLE0001"
         key_id = f"{logical_id.lower()}-0000-4000-8000-000000000001"
 
@@ -207,23 +100,13 @@ class Resolver:
             "AWS::Lambda::LayerVersion": (arn("lambda", f"layer:{name}:1"), {}),
         }
         if kind not in shapes:
-            raise TemplateError(f"the IAM audit does not know what a {kind} resolves to; teach Resolver._physical")
+            raise TemplateError(f"the IAM audit does not know what a {kind} resolves to; teach Resolver.physical")
         ref_value, attributes = shapes[kind]
         if attribute is None:
             return ref_value
         if attribute not in attributes:
             raise TemplateError(f"the IAM audit does not know {logical_id}.{attribute} ({kind})")
         return attributes[attribute]
-
-
-def _parameter_defaults(template: Mapping[str, Any]) -> dict[str, Any]:
-    defaults: dict[str, Any] = {}
-    for name, parameter in template.get("Parameters", {}).items():
-        default = parameter.get("Default", "")
-        if parameter.get("Type") == "CommaDelimitedList" and isinstance(default, str):
-            default = default.split(",")
-        defaults[name] = default
-    return defaults
 
 
 # ---------------------------------------------------------------------------------------------------- functions

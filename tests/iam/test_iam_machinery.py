@@ -119,6 +119,23 @@ def test_the_resolver_evaluates_intrinsics_for_one_deployment():
         resolver.resolve({"Ref": "NoSuchThing"})
 
 
+def test_the_resolver_refuses_parameters_cloudformation_refuses_and_reads_mappings():
+    template = {
+        "Parameters": {"Mode": {"Type": "String", "Default": "a", "AllowedValues": ["a", "b"]}},
+        "Mappings": {"Sizes": {"a": {"Memory": 128}}},
+    }
+    with pytest.raises(TemplateError, match="Mode"):
+        Resolver(template, parameters={"Mode": "c"})
+    with pytest.raises(TemplateError, match="NoSuchParameter"):
+        Resolver(template, parameters={"NoSuchParameter": "x"})
+    memory = {"Fn::FindInMap": ["Sizes", {"Ref": "Mode"}, "Memory"]}
+    assert Resolver(template).resolve(memory) == 128
+    with pytest.raises(TemplateError, match=r"Mappings\.Sizes\.b\.Memory"):
+        Resolver(template, parameters={"Mode": "b"}).resolve(memory)
+    stack_id = Resolver(template).resolve({"Ref": "AWS::StackId"})
+    assert stack_id.startswith("arn:aws:cloudformation:us-east-1:123456789012:stack/securedb-asana-integration/")
+
+
 # ------------------------------------------------------------------------------------------------ rules
 
 ROLE = FunctionRole(
