@@ -52,6 +52,18 @@ def test_a_second_start_returns_the_live_run_and_the_same_start_again_joins_it(s
     assert [r.run_id for r in store.recent_runs(ORG)] == ["r1"]
 
 
+def test_a_start_delivered_again_after_its_run_finished_keeps_no_lease(store):
+    store.start_run(ORG, "r1", "full", "schedule")
+    store.complete_unit(ORG, "r1", "plan", report())
+    store.finish_if_done(ORG, "r1")
+
+    again, created = store.start_run(ORG, "r1", "full", "schedule")
+    following, following_created = store.start_run(ORG, "r2", "full", "schedule")
+
+    assert (again.status, created) == ("succeeded", False)
+    assert (following.run_id, following_created) == ("r2", True)
+
+
 def test_units_are_counted_once_and_the_run_finishes_when_none_is_pending(store):
     store.start_run(ORG, "r1", "full", "schedule")
 

@@ -117,8 +117,8 @@ class SyncStateStore:
         """Take the organization's run lease for ``run_id`` and record the run; ``(run, True)``.
 
         A live run (lease held by another run id, not expired) is returned instead: ``(live run, False)``. Starting
-        the same ``run_id`` again (a redelivered start) succeeds and records nothing twice. An expired lease is taken
-        over and its run marked failed (abandoned).
+        the same ``run_id`` again (a redelivered start) succeeds and records nothing twice; once that run has finished,
+        it is ``(the finished run, False)``. An expired lease is taken over and its run marked failed (abandoned).
         """
         now = self._clock()
         started_at = iso_time(now)
@@ -167,7 +167,13 @@ class SyncStateStore:
         except ClientError as error:
             if not is_condition_failed(error):
                 raise
-            return self.get_run(org_id, run_id) or _run(item), True  # the same start again
+            # The same start again (SQS delivers at least once): still running, it goes on; finished, the lease just
+            # taken for it must not keep the next run waiting.
+            existing = self.get_run(org_id, run_id) or _run(item)
+            if existing.status != "running":
+                self._release(org_id, run_id)
+                return existing, False
+            return existing, True
         return _run(item), True
 
     def get_run(self, org_id: str, run_id: str) -> SyncRun | None:

@@ -159,19 +159,19 @@ class SyncEngine:
             time_left=time_left,
             checkpoint=checkpoint,
         )
-        earlier_calls = meter.calls  # restored from the checkpoint: made by earlier executions
+        earlier = (meter.calls, meter.limited)  # restored from the checkpoint: earlier executions' calls
         try:
             RUNNERS[unit.kind](unit_run)
         except Suspend as suspended:
-            self._count_calls(meter.calls - earlier_calls, meter.limited)
+            self._count_calls(meter.calls - earlier[0], meter.limited - earlier[1])
             if not self._suspend(message, suspended):
                 self._failed(message, unit_run.finished_report(), suspended.cause, unit_run.checkpoint_chunks)
             return
         except IntegrationError as error:
-            self._count_calls(meter.calls - earlier_calls, meter.limited)
+            self._count_calls(meter.calls - earlier[0], meter.limited - earlier[1])
             self._failed(message, unit_run.finished_report(), error, unit_run.checkpoint_chunks)
             return
-        self._count_calls(meter.calls - earlier_calls, meter.limited)
+        self._count_calls(meter.calls - earlier[0], meter.limited - earlier[1])
         self._complete(message, unit_run.finished_report(), unit_run.spawned, unit_run.checkpoint_chunks)
 
     def _failed(self, message: UnitMessage, report: UnitReport, error: Exception | None, chunks: int) -> None:
