@@ -12,6 +12,8 @@
    large generated organization ÷ the pagination minimum, mirror writes of an unchanged second sync, calls of a quiet
    incremental sync per imported project, a rate-limited sync's wall time ÷ (calls ÷ limit), and the dispatcher with
    10,000 organizations. ``--no-large`` syncs a mid-size organization instead (minutes less).
+5. webhook (``bench/webhook.py``): the webhook function's cold start against a bare ``import boto3`` (issue 10: ≤ 1.3),
+   and its handling of a delivery against a raw HMAC check plus JSON parse of the same body (≤ 3).
 
 Results are printed and written to ``bench/results/latest.json``. Absolute times vary by machine; the ratios are the
 figures to compare between changes.
@@ -227,6 +229,9 @@ def main() -> None:
     from bench import sync
 
     results["sync"] = sync.figures(large=not args.no_large)
+    from bench import webhook
+
+    results["webhook"] = webhook.run(args.repeat, ENVIRONMENT)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2))
 
@@ -241,6 +246,8 @@ def main() -> None:
         row = results[name]
         print(f"{name:17s} time x{row['time_ratio']:.2f}  traced peak memory x{row['memory_ratio']:.2f}")
     for line in sync.report(results["sync"]):
+        print(line)
+    for line in webhook.report(results["webhook"]):
         print(line)
 
 

@@ -74,9 +74,11 @@ class WebhookRequest:
     prefix: str | None
     headers: Mapping[str, str]  # names lower-cased
     body: bytes
+    # What correlates a log line with API Gateway's access log and Lambda's own lines, under Powertools' key names.
+    log_keys: Mapping[str, str | None] = field(default_factory=dict)
 
     @classmethod
-    def from_http_event(cls, event: Mapping[str, Any]) -> WebhookRequest:
+    def from_http_event(cls, event: Mapping[str, Any], function_request_id: str | None = None) -> WebhookRequest:
         """The request in an API Gateway HTTP API (payload 2.0) event. ``BadRequest`` for a body that is not base64
         although the event says it is (API Gateway never sends one; only a malformed event would)."""
         raw = event.get("body") or ""
@@ -92,9 +94,9 @@ class WebhookRequest:
         else:
             # API Gateway passes a text body as the UTF-8 text of the bytes received: encoding it gives them back.
             body = raw.encode("utf-8", "surrogatepass")
-        headers = {str(name).lower(): str(value) for name, value in (event.get("headers") or {}).items()}
-        prefix = (event.get("pathParameters") or {}).get("prefix")
-        return cls(prefix=str(prefix) if prefix else None, headers=headers, body=body)
+        # HTTP APIs already lower-case header names; a REST API or a test may not.
+        headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+        return cls(_prefix(event), headers, body, _log_keys(event, function_request_id))
 
 
 @dataclass(frozen=True)
@@ -120,13 +122,12 @@ class WebhookReceiver:
         self._sink = sink
         self._clock = clock
 
-    def receive_http_event(self, event: Mapping[str, Any]) -> dict[str, Any]:
-        """An API Gateway HTTP API event in, its result out."""
+    def receive_http_event(self, event: Mapping[str, Any], function_request_id: str | None = None) -> dict[str, Any]:
+        """An API Gateway HTTP API event in, its result out (``function_request_id``: Lambda's, for the log)."""
         try:
-            request = WebhookRequest.from_http_event(event)
+            request = WebhookRequest.from_http_event(event, function_request_id)
         except IntegrationError as error:
-            prefix = (event.get("pathParameters") or {}).get("prefix")
-            _refused(WebhookRequest(str(prefix) if prefix else None, {}, b""), error)
+            _refused(WebhookRequest(_prefix(event), {}, b"", _log_keys(event, function_request_id)), error)
             return WebhookResponse.refusal(error).to_api_gateway()
         return self.receive(request).to_api_gateway()
 
@@ -136,7 +137,7 @@ class WebhookReceiver:
                 raise _unknown_webhook()  # the bare path: nothing can be armed on it
             secret = request.headers.get(SECRET_HEADER)
             if secret is not None:
-                return self._handshake(request.prefix, secret)
+                return self._handshake(request, request.prefix, secret)
             return self._delivery(request)
         except IntegrationError as error:
             _refused(request, error)
@@ -144,7 +145,7 @@ class WebhookReceiver:
 
     # --- Handshake --------------------------------------------------------------------------------------------------
 
-    def _handshake(self, prefix: str, secret: str) -> WebhookResponse:
+    def _handshake(self, request: WebhookRequest, prefix: str, secret: str) -> WebhookResponse:
         if not _SECRET.fullmatch(secret):
             raise BadRequest(
                 "The X-Hook-Secret header is not a usable webhook secret.",
@@ -153,7 +154,7 @@ class WebhookReceiver:
             )
         if not self._records.accept_handshake(prefix, secret, self._clock()):
             raise _unknown_webhook()
-        logger.info("webhook handshake accepted", extra={"webhook": prefix[:_LOGGED_PREFIX_CHARS]})
+        logger.info("webhook handshake accepted", extra={**request.log_keys, "webhook": prefix[:_LOGGED_PREFIX_CHARS]})
         return WebhookResponse(200, {"X-Hook-Secret": secret})
 
     # --- Deliveries and heartbeats ----------------------------------------------------------------------------------
@@ -208,6 +209,18 @@ def _events(body: bytes) -> list[dict[str, Any]]:
     return events
 
 
+def _prefix(event: Mapping[str, Any]) -> str | None:
+    prefix = (event.get("pathParameters") or {}).get("prefix")
+    return str(prefix) if prefix else None
+
+
+def _log_keys(event: Mapping[str, Any], function_request_id: str | None) -> dict[str, str | None]:
+    """The keys Powertools' ``inject_lambda_context`` would add, for the few lines this function writes. Set on each
+    invocation, they would cost more than the rest of a delivery's handling (make bench), for lines rarely written."""
+    context = event.get("requestContext") or {}
+    return {"correlation_id": context.get("requestId"), "function_request_id": function_request_id}
+
+
 def _invalid_delivery(message: str) -> BadRequest:
     return BadRequest(message, "Send Asana's delivery body unchanged.", code="invalid_delivery")
 
@@ -229,6 +242,7 @@ def _refused(request: WebhookRequest, error: IntegrationError) -> None:
     logger.warning(
         "webhook request refused",
         extra={
+            **request.log_keys,
             "error_code": error.code,
             "status": error.status,
             "webhook": (request.prefix or "")[:_LOGGED_PREFIX_CHARS] or None,
