@@ -170,6 +170,7 @@ def _one_delivery(size: int, repeat: int, table: _Table, kms: _Kms, sqs: _Sqs) -
     base, seconds = _best_of_alternating(raw, handled, repeat)
     deliveries = sqs.sent - sent  # one message per delivery of this size
     return {
+        "events": size,
         "body_bytes": len(body),
         "baseline_seconds": base,
         "seconds": seconds,
@@ -210,10 +211,11 @@ def report(results: dict[str, Any]) -> list[str]:
         f"webhook cold start   time x{cold['time_ratio']:.2f} of a bare import boto3 "
         f"(CPU {cold['seconds'] * 1000:.0f} ms vs {cold['baseline_seconds'] * 1000:.0f} ms; target ≤ 1.3)"
     ]
-    for name, row in results["delivery"].items():
+    for row in results["delivery"].values():
+        events = f"{row['events']} event" + ("s" if row["events"] != 1 else "")
         lines.append(
             f"webhook delivery     time x{row['time_ratio']:.2f} of a raw HMAC + JSON parse "
-            f"({name.replace('_', ' ')}, {row['body_bytes']} bytes: CPU {row['seconds'] * 1e6:.1f} µs vs "
+            f"({events}, {row['body_bytes']} bytes: CPU {row['seconds'] * 1e6:.1f} µs vs "
             f"{row['baseline_seconds'] * 1e6:.1f} µs; target ≤ 3; AWS per delivery: "
             f"{row['aws_calls_per_delivery']['GetItem']:.0f} GetItem, 1 SendMessage, "
             f"{row['aws_calls_per_delivery']['KMS']:.0f} KMS)"
