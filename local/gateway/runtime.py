@@ -13,6 +13,9 @@ Four functions share one Python process here, where AWS gives each its own. What
   and its thread is left to finish in the background; AWS would have frozen or recycled that environment.
 - Concurrency: requests run in parallel, as in separate execution environments. ``ReservedConcurrentExecutions`` is
   honoured with a semaphore held until the handler really returns.
+- Execution environments: on AWS each function's warm environments keep their own clients and caches (a cached
+  secret, for one). The layer keeps its services per environment name (``EXECUTION_ENVIRONMENT``), and each
+  invocation runs under its function's name, so one function's cache is never another's here either.
 """
 
 from __future__ import annotations
@@ -166,8 +169,11 @@ class FunctionHost:
         )
         box: dict[str, Any] = {}
         done = threading.Event()
+        environment = _execution_environment()
 
         def run() -> None:
+            # This thread runs in the function's own execution environment (the layer's services and their caches).
+            environment.set(logical_id)
             try:
                 box["result"] = handler(event, context)
             except BaseException as error:
@@ -271,3 +277,11 @@ def _check_sibling_modules(functions_: Iterable[LambdaFunction]) -> set[Path]:
                 )
             owners[name] = function.code_dir
     return dirs
+
+
+def _execution_environment() -> Any:
+    """The layer's marker of the execution environment an invocation runs in (``web/dependencies.py``)."""
+    # Imported here: the layer joins sys.path when the stack starts, after this module has been imported.
+    from asana_integration.web.dependencies import EXECUTION_ENVIRONMENT  # noqa: PLC0415
+
+    return EXECUTION_ENVIRONMENT

@@ -16,7 +16,8 @@ so a new configuration gets new clients instead of ones bound to an environment 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Annotated
 
@@ -190,9 +191,15 @@ class Services:
 SYNC_USER = "system:sync"
 
 
+# Which execution environment an invocation runs in. On AWS a process is one execution environment of one function,
+# so this stays unset. Local mode runs every function in one process (local/gateway/runtime.py) and names the function
+# for each invocation, so each function keeps services (and caches) of its own, as it would on AWS.
+EXECUTION_ENVIRONMENT: ContextVar[str] = ContextVar("execution_environment", default="")
+
+
 @dataclass
 class _Current:
-    services: Services | None = None
+    services: dict[str, Services] = field(default_factory=dict)
 
 
 _current = _Current()
@@ -201,9 +208,11 @@ _current = _Current()
 def get_services() -> Services:
     """This execution environment's services: one instance for as long as its configuration stays the same."""
     config = get_config()
-    if _current.services is None or _current.services.config is not config:
-        _current.services = Services(config)
-    return _current.services
+    environment = EXECUTION_ENVIRONMENT.get()
+    services = _current.services.get(environment)
+    if services is None or services.config is not config:
+        services = _current.services[environment] = Services(config)
+    return services
 
 
 EnvironmentServices = Annotated[Services, Depends(get_services)]
