@@ -12,6 +12,7 @@ import json
 import os
 import re
 import socket
+import threading
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -82,6 +83,10 @@ class LocalAws:
         _ensure_free(self._host, self._port)
         self._server.start()
         self._started = True
+        # moto builds its WSGI server in start(); only the app it serves is wrapped.
+        wsgi = self._server._server
+        if wsgi is not None:
+            wsgi.app = _DynamoDbRequestsOneAtATime(wsgi.app)
         # moto's backends are per process, not per server: a stack started earlier in this process (a test run)
         # would leave its tables behind. Every stack starts from an empty account.
         self.reset()
@@ -192,6 +197,23 @@ class LocalAws:
         identity, endpoint = sts.get_caller_identity(), sts.meta.endpoint_url
         if identity["Account"] != ACCOUNT_ID or endpoint != self.endpoint_url:
             raise RuntimeError(f"boto3 is not configured for local AWS (endpoint {endpoint}); refusing to continue")
+
+
+class _DynamoDbRequestsOneAtATime:
+    """DynamoDB applies each request atomically (an UpdateItem's ``SET pending = pending - :one``, a transaction);
+    moto's server answers requests on threads and locks nothing, so two concurrent updates of one item can lose one.
+    Local mode runs functions concurrently (the SQS event sources' MaximumConcurrency), so DynamoDB requests go one at
+    a time here. Other services are left concurrent."""
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if not str(environ.get("HTTP_X_AMZ_TARGET", "")).startswith("DynamoDB_"):
+            return self._app(environ, start_response)
+        with self._lock:
+            return list(self._app(environ, start_response))  # the whole answer, while no other request runs
 
 
 def _ensure_free(host: str, port: int) -> None:

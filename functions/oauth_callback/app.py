@@ -3,10 +3,14 @@
 Routes (``template.yaml``):
 
 * ``GET /asana/settings`` and ``/asana/settings/`` (public): with ``code``/``state`` or ``error`` it is Asana's
-  redirect: complete it and send the browser (302) to the settings page with ``?outcome=<code>``, so the
-  authorization code leaves the address bar and history at once. Otherwise it serves the admin page.
-* ``POST /asana/api/connect``: a ``connect_url`` for the caller's own Asana account, or (admins) the organization's.
+  redirect: check it, exchange nothing, and send the browser (302) to the settings page with ``?outcome=<code>``
+  (and, for a valid redirect, the state and code in the URL fragment), so the authorization code leaves the address
+  bar and history at once. Otherwise it serves the admin page.
+* ``POST /asana/api/connect``: a ``connect_url`` for the caller's own Asana account, or (admins) the organization's,
+  and the ``completion_key`` the browser session keeps to finish it.
+* ``POST /asana/api/connect/complete``: the settings page finishing Connect with the session that started it.
 * ``GET`` / ``DELETE /asana/api/connection?purpose=``: the caller's own connection (``organization``: admins only).
+* ``GET /asana/api/me``: who is signed in, by name.
 
 Thin by design: identity from the JWT claims, domain work in ``asana_integration.connections``. The redirect's query
 string carries the authorization code, so neither it nor the full URL is ever logged.
@@ -16,7 +20,6 @@ from __future__ import annotations
 
 from contextlib import suppress
 from typing import TYPE_CHECKING, Annotated, Any
-from urllib.parse import urlencode
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.depends import Depends
@@ -27,7 +30,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from asana_integration.config import get_config
-from asana_integration.connections.models import ConnectionRemoved, ConnectionView, ConnectLink, ConnectRequest
+from asana_integration.connections.models import (
+    ConnectCompleted,
+    ConnectCompletion,
+    ConnectionRemoved,
+    ConnectionView,
+    ConnectLink,
+    ConnectRequest,
+    SignedInUser,
+)
+from asana_integration.connections.outcomes import REVOCATION_TEXTS
 from asana_integration.connections.service import ConnectionService
 from asana_integration.errors import ConnectionRequired
 from asana_integration.models.connections import Purpose
@@ -66,7 +78,8 @@ def not_stored[Model: BaseModel](body: Model) -> Response[Model]:
 SETTINGS_PAGE_RESPONSES: dict[int, OpenAPIResponse] = {
     200: {"description": "The admin settings page", "content": {"text/html": {"schema": {"type": "string"}}}},
     302: {
-        "description": "Asana's redirect, completed: on to the settings page with ?outcome=<code>",
+        "description": "Asana's redirect, checked: on to the settings page with ?outcome=<code> (and, to finish the "
+        "connection, the state and code in the URL fragment)",
         "headers": {"Location": {"description": "The settings page", "schema": {"type": "string"}}},
         "content": {},
     },
@@ -83,18 +96,11 @@ def settings_page_or_callback(services: EnvironmentServices) -> Response[str]:
     if CALLBACK_PARAMETERS & query.keys():
         # Exactly the URL Asana redirected to (allow-listed host, path as requested, trailing slash included).
         callback_url = f"{urls.base_url}{app.current_event.raw_path}"
-        outcome = services.connections.complete_callback(query, callback_url)
-        target = {"outcome": outcome.code}
-        if outcome.purpose is not None:
-            target["purpose"] = outcome.purpose.value
+        _outcome, location = services.connections.check_redirect(query, callback_url)
         return Response(
             status_code=302,
             body="",
-            headers={
-                "Location": f"{urls.settings_page_url}?{urlencode(target)}",
-                "Cache-Control": "no-store",
-                "Referrer-Policy": "no-referrer",
-            },
+            headers={"Location": location, "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
         )
     html, headers = settings_page.render(get_config(), settings_page.outcome_from_query(query, urls))
     return Response(status_code=200, content_type="text/html; charset=utf-8", body=html, headers=headers)
@@ -105,8 +111,44 @@ def connect(
     caller: SignedInCaller, service: Service, request: Annotated[ConnectRequest, Body()] = WITHOUT_A_BODY
 ) -> Response[ConnectLink]:
     # SignedInCaller remembers the caller's sign-in email (for matching Asana users), as does the status read below.
-    url = service.start_connect(caller, request.purpose, current_tenant_urls(app), check_with_asana=True)
-    return not_stored(ConnectLink(connect_url=url))
+    url, completion_key = service.start_browser_connect(caller, request.purpose, current_tenant_urls(app))
+    return not_stored(ConnectLink(connect_url=url, completion_key=completion_key))
+
+
+@app.post(
+    "/asana/api/connect/complete",
+    summary="Finish Connect in the browser session that started it (after Asana's redirect)",
+)
+def complete_connect(
+    caller: SignedInCaller, services: EnvironmentServices, completion: Annotated[ConnectCompletion, Body()]
+) -> Response[ConnectCompleted]:
+    outcome = services.connections.complete(
+        caller,
+        state=completion.state,
+        code=completion.code,
+        completion_key=completion.completion_key,
+        caller_name=caller.name,
+    )
+    if outcome.purpose is Purpose.ORGANIZATION:
+        # The organization's identity changed: check it now, so the status shown next is this connection's.
+        services.settings.verify(caller, current_tenant_urls(app), remaining_time_ms)
+    completed = ConnectCompleted(
+        code="connected", kind="success", message=outcome.message, purpose=outcome.purpose or Purpose.PERSONAL
+    )
+    return not_stored(completed)
+
+
+@app.get("/asana/api/me", summary="Who is signed in to SecureDB (any user)")
+def signed_in_user() -> Response[SignedInUser]:
+    caller = current_caller(app)
+    user = SignedInUser(
+        user_id=caller.user_id, name=caller.name, display_name=caller.display_name, is_admin=caller.is_admin
+    )
+    return not_stored(user)
+
+
+def remaining_time_ms() -> int:
+    return app.lambda_context.get_remaining_time_in_millis()
 
 
 @app.get("/asana/api/connection", summary="The caller's own Asana connection (the organization's: admins)")
@@ -128,13 +170,11 @@ def get_connection(
 
 @app.delete("/asana/api/connection", summary="Disconnect it: revoke the token at Asana, delete it here")
 def delete_connection(service: Service, purpose: PurposeQuery = Purpose.PERSONAL) -> Response[ConnectionRemoved]:
-    revoked = service.disconnect(current_caller(app), purpose)
-    removed = ConnectionRemoved(revoked=revoked)
-    if not revoked:
-        removed.message = (
-            "The stored tokens were deleted, but Asana did not confirm the revocation. To be sure, remove SecureDB "
-            "under My Settings → Apps in Asana."
-        )
+    revocation = service.disconnect(current_caller(app), purpose)
+    removed = ConnectionRemoved(revoked=revocation == "revoked", revocation=revocation)
+    if revocation in REVOCATION_TEXTS:
+        removed.message, fix = REVOCATION_TEXTS[revocation]
+        removed.fix = fix or None
     return not_stored(removed)
 
 

@@ -19,7 +19,7 @@ from asana_integration.identity import Caller
 from asana_integration.models.text import VISIBLE_ASCII
 from asana_integration.observability import logger, metrics
 from asana_integration.settings.models import Disconnected, QuickActionPage, SettingsStatus, SettingsUpdate
-from asana_integration.settings.service import OrganizationSettingsService
+from asana_integration.settings.service import OrganizationSettingsService, teams_of_organization
 from asana_integration.web.dependencies import get_settings_service
 from asana_integration.web.resolver import create_resolver, current_caller, current_tenant_urls, refuse_unless_admin
 
@@ -93,7 +93,10 @@ def list_projects(workspace: WorkspaceGid, service: Service, offset: Offset = No
 @app.get("/asana/api/teams", summary="Quick Action: a workspace's teams, page by page")
 def list_teams(workspace: WorkspaceGid, service: Service, offset: Offset = None) -> QuickActionPage:
     return service.quick_action(
-        admin(), current_tenant_urls(app), remaining_time_ms, lambda client: client.teams_page(workspace, offset)
+        admin(),
+        current_tenant_urls(app),
+        remaining_time_ms,
+        lambda client: teams_of_organization(client, workspace, offset),
     )
 
 

@@ -1,10 +1,15 @@
 """The oauth_callback function end to end: real HTTP API events into ``lambda_handler``, moto from the template, and
-the Asana sandbox over loopback playing Asana (its consent page is driven the way a browser submits it)."""
+the Asana sandbox over loopback playing Asana (its consent page is driven the way a browser submits it).
+
+Connect ends in two steps, as the page drives them: Asana's redirect (public, no JWT) is checked and handed on in the
+URL fragment, exchanging nothing; then ``POST /asana/api/connect/complete`` with the session that started Connect
+(its JWT and completion key) exchanges the code and stores the connection."""
 
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -85,11 +90,46 @@ def outcome_of(response: dict[str, Any]) -> dict[str, list[str]]:
     return parse_qs(urlsplit(location).query)
 
 
-def connect_flow(module, sandbox, *, purpose: str, user: str = "admin-a", admin: bool = True, **consent_kwargs):
+def handed_on(response: dict[str, Any]) -> dict[str, str]:
+    """What the redirect hands the settings page in the URL fragment (which no server receives)."""
+    return {k: v[0] for k, v in parse_qs(urlsplit(response["headers"]["Location"]).fragment).items()}
+
+
+def finish(
+    module, response: dict[str, Any], key: str | None, *, user: str = "admin-a", admin: bool = True, org: str = "org-a"
+) -> tuple[int, Any]:
+    """The settings page finishing Connect with its session: the JWT of ``user`` and the completion key it kept."""
+    fragment = handed_on(response)
+    body = {"state": fragment["asana_state"], "code": fragment["asana_code"]}
+    if key is not None:
+        body["completion_key"] = key
+    return api(module, "POST", "/asana/api/connect/complete", org=org, user=user, admin=admin, body=body)
+
+
+@dataclass
+class Flow:
+    redirect: dict[str, Any]  # the callback's 302
+    query: dict[str, str]  # what Asana redirected with
+    key: str  # the completion key the starting session kept
+    completed: tuple[int, Any] | None  # the page's completion, when the redirect handed one on
+
+    @property
+    def completed_status(self) -> int | None:
+        return self.completed[0] if self.completed else None
+
+
+def connect_flow(
+    module, sandbox, *, purpose: str, user: str = "admin-a", admin: bool = True, **consent_kwargs: str
+) -> Flow:
+    """Connect as a browser session does it: start, consent, Asana's redirect, then finish in the same session."""
     status, body = api(module, "POST", "/asana/api/connect", user=user, admin=admin, body={"purpose": purpose})
     assert status == 200, body
     path, query = consent(sandbox, body["connect_url"], **consent_kwargs)
-    return callback(module, path, query), query
+    redirect = callback(module, path, query)
+    completed = None
+    if outcome_of(redirect)["outcome"] == ["awaiting_completion"]:
+        completed = finish(module, redirect, body["completion_key"], user=user, admin=admin)
+    return Flow(redirect, query, body["completion_key"], completed)
 
 
 def table_items() -> list[dict[str, Any]]:
@@ -116,9 +156,18 @@ def test_an_admin_connects_the_organization_and_quick_actions_then_run_on_the_oa
     path, query = consent(sandbox, body["connect_url"])
     response = callback(oauth, path, query)
 
-    assert outcome_of(response) == {"outcome": ["connected"], "purpose": ["organization"]}
-    assert query["code"] not in response["headers"]["Location"]
+    # The redirect exchanges nothing: it hands the code on to the page, in the fragment only.
+    assert outcome_of(response) == {"outcome": ["awaiting_completion"], "purpose": ["organization"]}
+    assert query["code"] not in urlsplit(response["headers"]["Location"]).query
+    assert handed_on(response) == {"asana_state": query["state"], "asana_code": query["code"]}
     assert response["headers"]["Referrer-Policy"] == "no-referrer"
+    assert sandbox.grant_count("authorization_code") == 0
+    assert connection_items() == []
+
+    status, completed = finish(oauth, response, body["completion_key"])
+
+    assert (status, completed["code"], completed["purpose"]) == (200, "connected", "organization")
+    assert completed["message"] == "The organization is connected to Asana."
     status, connection = api(oauth, "GET", "/asana/api/connection", query={"purpose": "organization"})
     assert status == 200
     assert connection["status"] == "connected"
@@ -138,11 +187,13 @@ def test_an_admin_connects_the_organization_and_quick_actions_then_run_on_the_oa
 
 
 def test_a_member_connects_their_own_account(oauth, sandbox):
-    response, _ = connect_flow(
+    flow = connect_flow(
         oauth, sandbox, purpose="personal", user="member-a", admin=False, user_gid=demo.ORG_MEMBER_USER_GID
     )
 
-    assert outcome_of(response) == {"outcome": ["connected"], "purpose": ["personal"]}
+    assert outcome_of(flow.redirect) == {"outcome": ["awaiting_completion"], "purpose": ["personal"]}
+    assert flow.completed is not None
+    assert flow.completed[1]["message"] == "Your Asana account is connected."
     status, connection = api(oauth, "GET", "/asana/api/connection", user="member-a", admin=False)
     assert status == 200
     assert (connection["purpose"], connection["status"]) == ("personal", "connected")
@@ -160,25 +211,136 @@ def test_connect_defaults_to_personal_when_the_body_is_empty(oauth, sandbox):
 
 
 def test_a_denied_consent_stores_nothing_and_says_so(oauth, sandbox):
-    response, _ = connect_flow(oauth, sandbox, purpose="organization", decision="deny")
+    flow = connect_flow(oauth, sandbox, purpose="organization", decision="deny")
 
-    assert outcome_of(response)["outcome"] == ["access_denied"]
+    assert outcome_of(flow.redirect)["outcome"] == ["access_denied"]
+    assert flow.completed is None
+    assert connection_items() == []
+
+
+def test_the_name_of_who_connected_comes_from_their_session_and_is_shown_with_the_id(oauth, sandbox):
+    from tests.events import LambdaContext, claims_for, http_event
+
+    _, body = api(oauth, "POST", "/asana/api/connect", body={"purpose": "organization"})
+    path, query = consent(sandbox, body["connect_url"])
+    fragment = handed_on(callback(oauth, path, query))
+    claims = {**claims_for("org-a", "admin-a", admin=True), "name": "Dana Admin"}
+    completion = {
+        "state": fragment["asana_state"],
+        "code": fragment["asana_code"],
+        "completion_key": body["completion_key"],
+    }
+    event = http_event("POST", "/asana/api/connect/complete", claims=claims, body=completion)
+    assert oauth.lambda_handler(event, LambdaContext())["statusCode"] == 200
+
+    _, connection = api(oauth, "GET", "/asana/api/connection", query={"purpose": "organization"})
+    assert (connection["connected_by"], connection["connected_by_name"]) == ("admin-a", "Dana Admin")
+    _, settings = api(function_module("settings"), "GET", "/asana/api/settings")
+    assert settings["connection"]["connected_by_name"] == "Dana Admin"
+    me = oauth.lambda_handler(http_event("GET", "/asana/api/me", claims=claims), LambdaContext())
+    assert json.loads(me["body"]) == {
+        "user_id": "admin-a",
+        "name": "Dana Admin",
+        "display_name": "Dana Admin",
+        "is_admin": True,
+    }
+
+
+def test_without_a_name_claim_the_user_is_shown_by_id(oauth):
+    status, me = api(oauth, "GET", "/asana/api/me", user="member-a", admin=False)
+
+    assert (status, me) == (200, {"user_id": "member-a", "display_name": "member-a", "is_admin": False})
+
+
+# --- finishing only in the session that started it (RFC 6749 §10.12) -------------------------------------------------
+
+
+def test_a_connect_link_opened_by_another_user_stores_nothing_and_the_starter_can_still_finish(oauth, sandbox):
+    _, body = api(oauth, "POST", "/asana/api/connect", body={"purpose": "personal"})
+    # The admin sends the link to a colleague, who approves in Asana as themselves and lands on the page signed in.
+    path, query = consent(sandbox, body["connect_url"], user_gid=demo.ORG_MEMBER_USER_GID)
+    redirect = callback(oauth, path, query)
+
+    status, refused = finish(oauth, redirect, None, user="member-a", admin=False)
+
+    assert (status, refused["error"]["code"]) == (403, "not_yours")
+    assert "another SecureDB user" in refused["error"]["message"]
+    assert "Connect" in refused["error"]["fix"]
+    assert connection_items() == []
+    assert sandbox.grant_count("authorization_code") == 0, "the colleague's code was never exchanged"
+    # Nor from another organization.
+    assert finish(oauth, redirect, body["completion_key"], org="org-b")[1]["error"]["code"] == "not_yours"
+    assert connection_items() == []
+
+
+def test_the_same_user_in_another_browser_session_cannot_finish_a_session_bound_connect(oauth, sandbox):
+    _, body = api(oauth, "POST", "/asana/api/connect", body={"purpose": "organization"})
+    path, query = consent(sandbox, body["connect_url"])
+    redirect = callback(oauth, path, query)
+
+    for wrong_key in (None, "a-key-from-another-session"):
+        status, refused = finish(oauth, redirect, wrong_key)
+        assert (status, refused["error"]["code"]) == (403, "other_session")
+
+    assert connection_items() == []
+    assert finish(oauth, redirect, body["completion_key"])[0] == 200
+
+
+def test_a_link_from_a_status_is_finished_by_the_same_user_without_a_session_key(oauth, sandbox, services):
+    connect_url = services.connections.start_connect(ADMIN, Purpose.ORGANIZATION, URLS)
+    path, query = consent(sandbox, connect_url)
+    redirect = callback(oauth, path, query)
+
+    assert finish(oauth, redirect, None, user="member-a", admin=False)[1]["error"]["code"] == "not_yours"
+    assert finish(oauth, redirect, None)[0] == 200
+
+
+def test_finishing_needs_a_signed_in_session(oauth, sandbox):
+    _, body = api(oauth, "POST", "/asana/api/connect", body={"purpose": "organization"})
+    path, query = consent(sandbox, body["connect_url"])
+    fragment = handed_on(callback(oauth, path, query))
+
+    response = invoke(
+        oauth,
+        "POST",
+        "/asana/api/connect/complete",
+        anonymous=True,
+        body={"state": fragment["asana_state"], "code": fragment["asana_code"]},
+    )
+
+    assert response["statusCode"] == 401
     assert connection_items() == []
 
 
 # --- what the callback rejects --------------------------------------------------------------------------------------
 
 
-def test_a_replayed_callback_is_rejected_and_the_code_is_not_exchanged_twice(oauth, sandbox):
-    response, query = connect_flow(oauth, sandbox, purpose="organization")
-    assert outcome_of(response)["outcome"] == ["connected"]
+def test_a_replayed_callback_says_it_was_used_and_leaves_the_connection_as_it_is(oauth, sandbox):
+    flow = connect_flow(oauth, sandbox, purpose="organization")
+    assert flow.completed_status == 200
     before = connection_items()
 
-    replay = callback(oauth, "/asana/settings", query)
+    replay = callback(oauth, "/asana/settings", flow.query)
 
-    assert outcome_of(replay) == {"outcome": ["invalid_state"]}
+    assert outcome_of(replay) == {"outcome": ["already_used"], "purpose": ["organization"]}
+    assert "#" not in replay["headers"]["Location"], "nothing is handed on to finish"
     assert sandbox.grant_count("authorization_code") == 1
     assert connection_items() == before
+    page = invoke(oauth, "GET", "/asana/settings", anonymous=True, query={"outcome": "already_used"})
+    shown = bootstrap_of(page)["outcome"]
+    assert (shown["kind"], shown["message"]) == (
+        "info",
+        "This authorization link was already used, so nothing changed.",
+    )
+
+
+def test_finishing_twice_is_told_it_was_used_and_exchanges_once(oauth, sandbox):
+    flow = connect_flow(oauth, sandbox, purpose="organization")
+
+    status, again = finish(oauth, flow.redirect, flow.key)
+
+    assert (status, again["error"]["code"]) == (409, "already_used")
+    assert sandbox.grant_count("authorization_code") == 1
 
 
 def test_a_forged_state_is_rejected_and_nothing_is_stored(oauth, sandbox):
@@ -188,6 +350,7 @@ def test_a_forged_state_is_rejected_and_nothing_is_stored(oauth, sandbox):
     forged = callback(oauth, path, {**query, "state": "forged-" + query["state"][7:]})
 
     assert outcome_of(forged) == {"outcome": ["invalid_state"]}
+    assert "#" not in forged["headers"]["Location"]
     assert sandbox.grant_count("authorization_code") == 0
     assert connection_items() == []
 
@@ -267,12 +430,14 @@ def test_asana_failing_the_code_exchange_says_so_without_blaming_the_proxy_and_s
 
     _, body = api(oauth, "POST", "/asana/api/connect", body={"purpose": "organization"})
     path, query = consent(sandbox, body["connect_url"])
+    redirect = callback(oauth, path, query)
     sandbox.inject_errors(count=1, status=503, path_prefix="/-/oauth_token")
 
-    outcome = outcome_of(callback(oauth, path, query))
+    status, failed = finish(oauth, redirect, body["completion_key"])
 
-    assert outcome["outcome"] == ["asana_unavailable"]
+    assert (status, failed["error"]["code"]) == (503, "asana_unavailable")
     message, fix = outcome_for_code("asana_unavailable", URLS)
+    assert (failed["error"]["message"], failed["error"]["fix"]) == (message, fix)
     assert "nothing was connected" in message
     assert "ASANA_PROXY" not in fix
     assert connection_items() == []
@@ -295,7 +460,7 @@ def test_an_aws_failure_during_the_callback_still_redirects_with_an_explained_ou
     def dynamodb_is_down(*_args: Any, **_kwargs: Any) -> None:
         raise RuntimeError("simulated DynamoDB outage")
 
-    monkeypatch.setattr(services.connections._states, "consume", dynamodb_is_down)
+    monkeypatch.setattr(services.connections._states, "peek", dynamodb_is_down)
     response = callback(oauth, path, query)
 
     assert outcome_of(response) == {"outcome": ["internal_error"]}
@@ -312,7 +477,7 @@ def test_bad_connect_input_is_a_4xx_json_error_and_stores_nothing(oauth, body, q
 
     assert 400 <= status < 500
     assert set(answer["error"]) >= {"code", "message", "fix"}
-    assert table_items() == []
+    assert [item for item in table_items() if item["sk"]["S"] == "OAUTH_STATE"] == []
 
 
 def test_a_bad_purpose_on_the_connection_routes_is_422(oauth):
@@ -387,8 +552,8 @@ def test_a_revoked_refresh_token_shows_needs_reconnect_with_the_seeds_message_an
 
 
 def test_a_dead_organization_token_makes_quick_actions_and_verify_ask_for_a_reconnect_once(oauth, sandbox):
-    response, _ = connect_flow(oauth, sandbox, purpose="organization")
-    assert outcome_of(response)["outcome"] == ["connected"]
+    flow = connect_flow(oauth, sandbox, purpose="organization")
+    assert flow.completed_status == 200
     sandbox.revoke_refresh_tokens()
     sandbox.expire_access_tokens()
     settings = function_module("settings")
@@ -422,7 +587,7 @@ def test_disconnect_revokes_at_asana_then_deletes_the_tokens(oauth, sandbox):
 
     status, body = api(oauth, "DELETE", "/asana/api/connection", user="member-a", admin=False)
 
-    assert (status, body) == (200, {"disconnected": True, "revoked": True})
+    assert (status, body) == (200, {"disconnected": True, "revoked": True, "revocation": "revoked"})
     assert [(r.client_id, r.via) for r in sandbox.revocations()] == [(demo.DEMO_APP_CLIENT_ID, "oauth_revoke")]
     assert sandbox.state.store.live_refresh_tokens(client_id=demo.DEMO_APP_CLIENT_ID) == []
     assert connection_items() == []
@@ -436,8 +601,22 @@ def test_disconnect_still_deletes_when_asana_cannot_be_reached(oauth, sandbox):
     status, body = api(oauth, "DELETE", "/asana/api/connection", query={"purpose": "organization"})
 
     assert status == 200
-    assert body["revoked"] is False
-    assert "My Settings" in body["message"]
+    assert (body["revoked"], body["revocation"]) == (False, "unavailable")
+    assert body["message"].startswith("Asana had a problem on its side")
+    assert "My Settings" in body["fix"]
+    assert connection_items() == []
+
+
+def test_a_disconnect_refused_for_a_wrong_secret_says_asana_answered_not_that_it_was_unreachable(oauth, sandbox):
+    connect_flow(oauth, sandbox, purpose="personal", user="member-a", admin=False)
+    sandbox.state.store.apps[demo.DEMO_APP_CLIENT_ID].client_secret = "rotated-in-asana"
+
+    status, body = api(oauth, "DELETE", "/asana/api/connection", user="member-a", admin=False)
+
+    assert status == 200
+    assert (body["revoked"], body["revocation"]) == (False, "client_rejected")
+    assert "Client ID and Client Secret" in body["message"]
+    assert "could not reach" not in body["message"].lower()
     assert connection_items() == []
 
 
@@ -447,7 +626,7 @@ def test_disconnecting_the_organization_revokes_every_connection_of_it_only(oaut
     save_credentials("org-b")
     _, org_b = api(oauth, "POST", "/asana/api/connect", org="org-b", user="admin-b", body={})
     path, query = consent(sandbox, org_b["connect_url"])
-    callback(oauth, path, query)
+    finish(oauth, callback(oauth, path, query), org_b["completion_key"], org="org-b", user="admin-b")
 
     removed = services.connections.disconnect_organization("org-a", CredentialStore(get_config()).get("org-a"))
 
@@ -526,7 +705,7 @@ def test_the_page_is_served_with_a_strict_per_response_csp(oauth, path):
     assert first["body"].count("<script") + first["body"].count("<style") == 4
     assert "{{" not in first["body"]
     assert nonce not in second["headers"]["Content-Security-Policy"]
-    assert bootstrap_of(first) == {"api_base": "/asana/api", "outcome": None, "dev_signin_url": None}
+    assert bootstrap_of(first)["outcome"] is None
 
 
 def test_the_page_shows_an_outcome_from_its_code_with_the_tenants_uris(oauth):

@@ -21,8 +21,11 @@ log_audit.remember(demo.DEMO_PAT, demo.DEMO_APP_CLIENT_SECRET)
 
 
 def stored_secret(org_id: str) -> dict:
+    """The secret's credentials; the save's revision (checked to be there) left out."""
     value = boto3.client("secretsmanager").get_secret_value(SecretId=f"securedb-asana/{org_id}")
-    return json.loads(value["SecretString"])
+    stored = json.loads(value["SecretString"])
+    assert isinstance(stored.pop("revision"), int)
+    return stored
 
 
 def secret_exists(org_id: str) -> bool:
@@ -107,18 +110,33 @@ def test_tenant_hosts_get_their_exact_urls_and_unlisted_hosts_fall_back(settings
     assert redirect_uri == [f"{expected_base}/asana/settings"]
 
 
-def test_a_rejected_pat_gives_the_seeds_authentication_message(settings_api):
+def test_a_pat_asana_rejects_is_refused_at_save_with_its_cause_and_nothing_is_stored(settings_api):
     bad_pat = "2/1202000000000001/1208000000000999:00000000000000000000000000000000"
     log_audit.remember(bad_pat)
 
     status, body = settings_api("PUT", SETTINGS, body={**DEMO_CREDENTIALS, "pat": bad_pat})
+
+    assert status == 422
+    assert body["error"]["code"] == "pat_rejected"
+    assert body["error"]["message"] == "Asana rejected this Personal Access Token, so the settings were not saved."
+    assert body["error"]["details"] == [{"field": "pat", "message": "Asana rejected this token"}]
+    assert bad_pat not in json.dumps(body)
+    assert not secret_exists("org-a")
+
+
+def test_a_saved_pat_asana_later_rejects_gives_the_seeds_authentication_message(settings_api, sandbox):
+    settings_api("PUT", SETTINGS, body={**DEMO_CREDENTIALS, "pat": demo.DEMO_PAT})
+    sandbox.revoke_pat(demo.DEMO_PAT)
+
+    status, body = settings_api("POST", f"{SETTINGS}/verify")
 
     assert status == 200
     connection = body["connection"]
     assert (connection["state"], connection["mode"]) == ("error", "pat")
     assert connection["message"] == SEED_AUTH_FAILED == "Authentication failed. Your token may have expired."
     assert "Personal Access Token" in connection["fix"]
-    assert bad_pat not in json.dumps(body)
+    assert connection["connect_url"], "nothing can act for the organization: Connect is offered"
+    assert body["pat_rejected"] is True
 
 
 def test_rate_limited_verification_waits_for_retry_after_then_succeeds(settings_api, sandbox):
@@ -137,13 +155,17 @@ def test_an_unreachable_proxy_gives_the_proxy_diagnostic(settings_api, monkeypat
     monkeypatch.setenv("ASANA_PROXY", f"http://127.0.0.1:{closed_port}")
     get_config.cache_clear()
 
-    _, body = settings_api("PUT", SETTINGS, body={**DEMO_CREDENTIALS, "pat": demo.DEMO_PAT})
+    status, body = settings_api("PUT", SETTINGS, body={**DEMO_CREDENTIALS, "pat": demo.DEMO_PAT})
 
-    connection = body["connection"]
-    assert connection["state"] == "error"
-    assert "proxy" in connection["message"]
-    assert "ASANA_PROXY" in connection["message"]
-    assert "ASANA_PROXY" in connection["fix"]
+    # The new PAT cannot be checked, so it does not replace anything: the proxy diagnostic says why.
+    assert status == 502
+    error = body["error"]
+    assert error["code"] == "asana_proxy_error"
+    assert "nothing was saved" in error["message"]
+    assert "proxy" in error["message"]
+    assert "ASANA_PROXY" in error["message"]
+    assert "ASANA_PROXY" in error["fix"]
+    assert not secret_exists("org-a")
 
 
 # The API's documentation routes are public (tests/handlers/test_api_docs.py); every other one is for admins.

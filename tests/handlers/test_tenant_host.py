@@ -135,7 +135,7 @@ def test_the_oauth_redirect_is_checked_against_the_domain_it_arrived_on_not_the_
     assert response["statusCode"] == 302
     location = urlsplit(response["headers"]["Location"])
     assert (location.netloc, location.path) == (ACME, "/asana/settings")
-    assert parse_qs(location.query)["outcome"] == ["connected"]
+    assert parse_qs(location.query)["outcome"] == ["awaiting_completion"]
 
 
 def test_a_forged_host_cannot_complete_a_link_issued_for_another_tenant(services, sandbox, tenant_redirects):

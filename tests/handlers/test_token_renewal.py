@@ -8,7 +8,7 @@ from __future__ import annotations
 from local.asana_sandbox import demo
 from tests.events import LambdaContext
 from tests.handlers.conftest import function_module
-from tests.handlers.test_oauth_callback import api, connect_flow, oauth, outcome_of
+from tests.handlers.test_oauth_callback import api, connect_flow, oauth
 from tests.handlers.test_sync_handler import SCHEDULER_EVENT, upkeep_module
 
 __all__ = ["oauth"]  # the fixture, shared with the oauth_callback tests
@@ -17,8 +17,8 @@ VERIFY = "/asana/api/settings/verify"
 
 
 def test_the_settings_function_renews_an_expired_organization_token_and_keeps_working(oauth, sandbox):
-    response, _ = connect_flow(oauth, sandbox, purpose="organization")
-    assert outcome_of(response)["outcome"] == ["connected"]
+    flow = connect_flow(oauth, sandbox, purpose="organization")
+    assert flow.completed_status == 200
     sandbox.expire_access_tokens()
     settings = function_module("settings")
 

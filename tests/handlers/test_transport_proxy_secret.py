@@ -77,9 +77,16 @@ def test_the_oauth_callback_function_connects_through_the_proxy(proxy, settings_
     )
     query = {key: values[0] for key, values in parse_qs(urlsplit(consent.headers["Location"]).query).items()}
     log_audit.remember(query["code"], query["state"])
-    finished = invoke(oauth, "GET", "/asana/settings", anonymous=True, query=query)
+    redirect = invoke(oauth, "GET", "/asana/settings", anonymous=True, query=query)
+    assert parse_qs(urlsplit(redirect["headers"]["Location"]).query)["outcome"] == ["awaiting_completion"]
+    completion = {
+        "state": query["state"],
+        "code": query["code"],
+        "completion_key": json.loads(started["body"])["completion_key"],
+    }
+    finished = invoke(oauth, "POST", "/asana/api/connect/complete", body=completion)
 
-    assert parse_qs(urlsplit(finished["headers"]["Location"]).query)["outcome"] == ["connected"]
+    assert finished["statusCode"] == 200, finished["body"]
     assert "/-/oauth_authorize" in proxy.paths(), "Connect's pre-check"
     assert "/-/oauth_token" in proxy.paths(), "the code exchange"
 

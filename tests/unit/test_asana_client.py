@@ -309,7 +309,9 @@ def test_5xx_retries_stop_at_asana_max_retries(asana, sleep):
         make_client(sleep, ASANA_MAX_RETRIES="3").me()
 
     assert caught.value.code == "asana_server_error"
-    assert "HTTP 500" in caught.value.message
+    assert caught.value.message == (
+        "Asana had a problem on its side while reading the connected Asana user: Server Error"
+    )
     assert len(sleep.waits) == 3
     assert len(asana.calls) == 4
 
@@ -351,6 +353,30 @@ def test_read_timeout_on_get_is_retried(asana, sleep):
 
     assert make_client(sleep).me() == {"gid": "5"}
     assert len(sleep.waits) == 1
+
+
+def test_a_timeout_after_retries_states_the_real_time_waited_not_one_requests_timeout(asana):
+    now = [1000.0]
+
+    def wait(seconds: float) -> None:
+        now[0] += seconds
+
+    def slow_timeout(_request: Any) -> Any:
+        now[0] += 10.0  # each attempt waits out the 10 s timeout
+        raise requests.exceptions.ReadTimeout("read timed out")
+
+    for _ in range(3):
+        asana.add_callback(responses.GET, f"{API}/users/me", callback=slow_timeout)
+    client = AsanaClient(StaticToken(TOKEN), make_config(ASANA_MAX_RETRIES="2"), sleep=wait, monotonic=lambda: now[0])
+
+    with pytest.raises(AsanaUnavailable) as caught:
+        client.me()
+
+    waited = now[0] - 1000.0
+    assert waited > 30
+    assert caught.value.code == "asana_timeout"
+    assert f"3 attempts over {waited:.1f} s" in caught.value.message
+    assert "10s" not in caught.value.message
 
 
 def test_read_timeout_on_post_is_not_retried(asana, sleep):

@@ -16,11 +16,13 @@ import pytest
 from botocore.stub import Stubber
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from pydantic import SecretStr
 
 from asana_integration.config import Config, get_config
-from asana_integration.errors import DisconnectInProgress
+from asana_integration.errors import CredentialsChanging, DisconnectInProgress, SaveInProgress
 from asana_integration.models.credentials import OrgCredentials
 from asana_integration.stores import credentials as store_module
+from asana_integration.stores.credential_revisions import Published, RevisionLockBusy
 from asana_integration.stores.credentials import CredentialStore, decode_org_id, encode_org_id
 
 # https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_CreateSecret.html (Name) and
@@ -117,7 +119,7 @@ def test_text_no_id_encodes_to_is_refused_by_the_decoder(text):
 def test_ids_with_colon_bar_or_equals_are_saved_and_read_under_legal_names(aws, org_id):
     store = CredentialStore(get_config())
 
-    store.save(org_id, CREDENTIALS)
+    saved = store.save(org_id, CREDENTIALS)
 
     secrets = boto3.client("secretsmanager").list_secrets()["SecretList"]
     assert [secret["Name"] for secret in secrets] == [store.secret_name(org_id)]
@@ -126,18 +128,19 @@ def test_ids_with_colon_bar_or_equals_are_saved_and_read_under_legal_names(aws, 
     assert tags == {"securedb:org_id": encode_org_id(org_id)}
     assert TAG_VALUE.match(tags["securedb:org_id"])
     assert decode_org_id(tags["securedb:org_id"]) == org_id
-    assert store.get(org_id) == CREDENTIALS
+    assert store.get(org_id) == saved == CREDENTIALS.model_copy(update={"revision": saved.revision})
 
 
 def test_an_id_and_the_encoding_of_another_id_stay_two_organizations(aws):
     store = CredentialStore(get_config())
     other = OrgCredentials(client_id="1208000000000002", client_secret="another-secret")
 
-    store.save("a:b", CREDENTIALS)
-    store.save("a=3Ab", other)
+    first = store.save("a:b", CREDENTIALS)
+    second = store.save("a=3Ab", other)
 
-    assert store.get("a:b") == CREDENTIALS
-    assert store.get("a=3Ab") == other
+    assert store.get("a:b") == first
+    assert store.get("a=3Ab") == second
+    assert (first.client_id, second.client_id) == (CREDENTIALS.client_id, other.client_id)
 
 
 def test_a_secret_saved_under_a_plain_id_before_the_encoding_is_still_found(aws):
@@ -152,12 +155,12 @@ def test_an_id_too_long_for_a_tag_is_saved_untagged(aws):
     org_id = "a" + "|" * 127  # identity.py's longest id, nearly all escaped: 382 characters encoded
     store = CredentialStore(get_config())
 
-    store.save(org_id, CREDENTIALS)
+    saved = store.save(org_id, CREDENTIALS)
 
     (secret,) = boto3.client("secretsmanager").list_secrets()["SecretList"]
     assert SECRET_NAME.match(secret["Name"])
     assert not secret.get("Tags")
-    assert store.get(org_id) == CREDENTIALS
+    assert store.get(org_id) == saved
 
 
 # --- the deletion window after a disconnect (AWS's answers, stubbed) -------------------------------------------
@@ -176,9 +179,43 @@ def sleep() -> RecordingSleep:
     return RecordingSleep()
 
 
+REVISION = 1_767_225_600_000_000  # what the revision store hands out in the stubbed tests
+
+
+class MemoryRevisions:
+    """The revision store's contract in memory, for tests whose Secrets Manager answers are stubbed."""
+
+    def __init__(self) -> None:
+        self.published: int | None = None
+        self.locked_by: str | None = None
+
+    def current(self, org_id: str) -> Published | None:
+        return None if self.published is None else Published(self.published, pat_rejected=False)
+
+    def lock(self, org_id: str, owner: str) -> int:
+        if self.locked_by is not None:
+            raise RevisionLockBusy()
+        self.locked_by = owner
+        return REVISION if self.published is None else self.published + 1
+
+    def commit(self, org_id: str, owner: str, revision: int) -> bool:
+        mine = self.locked_by == owner
+        if mine:
+            self.published, self.locked_by = revision, None
+        return mine
+
+    def release(self, org_id: str, owner: str) -> None:
+        if self.locked_by == owner:
+            self.locked_by = None
+
+    def delete(self, org_id: str) -> None:
+        self.published = self.locked_by = None
+
+
 def stubbed_store(sleep: RecordingSleep) -> tuple[CredentialStore, Stubber]:
     client = boto3.client("secretsmanager", region_name="us-east-1")
-    return CredentialStore(config(), client=client, sleep=sleep), Stubber(client)
+    store = CredentialStore(config(), client=client, revisions=MemoryRevisions(), sleep=sleep)  # type: ignore[arg-type]
+    return store, Stubber(client)
 
 
 @pytest.fixture
@@ -190,15 +227,19 @@ def stubbed(sleep: RecordingSleep) -> Iterator[tuple[CredentialStore, Stubber]]:
         stubber.assert_no_pending_responses()
 
 
+def stored_string(revision: int = REVISION) -> str:
+    return CREDENTIALS.model_copy(update={"revision": revision}).to_secret_string()
+
+
 def put_params(name: str = "securedb-asana/org-a") -> dict[str, Any]:
-    return {"SecretId": name, "SecretString": CREDENTIALS.to_secret_string()}
+    return {"SecretId": name, "SecretString": stored_string()}
 
 
 def create_params(name: str = "securedb-asana/org-a", tag: str = "org-a") -> dict[str, Any]:
     return {
         "Name": name,
         "KmsKeyId": config().kms_key_id,
-        "SecretString": CREDENTIALS.to_secret_string(),
+        "SecretString": stored_string(),
         "Description": "SecureDB Asana integration: the organization's Asana app credentials",
         "Tags": [{"Key": "securedb:org_id", "Value": tag}],
     }
@@ -336,16 +377,119 @@ def test_a_secret_that_cannot_be_read_is_an_error_not_an_absence(stubbed):
         store.get("org-a")
 
 
-def test_a_saved_secret_is_read_through_the_cache_and_a_save_refreshes_it(stubbed):
+def secret_answer(credentials: OrgCredentials) -> dict[str, Any]:
+    return {"Name": "securedb-asana/org-a", "SecretString": credentials.to_secret_string()}
+
+
+def test_while_the_revision_is_current_the_secret_is_read_once_through_the_cache(stubbed):
     store, stub = stubbed
-    first = {"Name": "securedb-asana/org-a", "SecretString": CREDENTIALS.to_secret_string()}
-    stub.add_response("get_secret_value", first)
-    assert store.get("org-a") == CREDENTIALS
-    assert store.get("org-a") == CREDENTIALS, "the second read is served from the cache"
-
-    changed = CREDENTIALS.model_copy(update={"client_id": "1208000000000009"})
     stub.add_response("put_secret_value", put_answer())
-    store.save("org-a", changed)
-    stub.add_response("get_secret_value", {"Name": "securedb-asana/org-a", "SecretString": changed.to_secret_string()})
+    saved = store.save("org-a", CREDENTIALS)
+    stub.add_response("get_secret_value", secret_answer(saved))
 
-    assert store.get("org-a") == changed
+    assert store.get("org-a") == saved
+    assert store.get("org-a") == saved, "the second read is served from the cache"
+
+
+def test_a_save_by_another_execution_environment_is_read_at_once_not_after_the_cache_expires(sleep):
+    revisions = MemoryRevisions()  # the table both environments read
+    environments = []
+    for _ in range(2):
+        client = boto3.client("secretsmanager", region_name="us-east-1")
+        store = CredentialStore(config(), client=client, revisions=revisions, sleep=sleep)  # type: ignore[arg-type]
+        environments.append((store, Stubber(client)))
+    (saver, saver_stub), (reader, reader_stub) = environments
+    with saver_stub, reader_stub:
+        saver_stub.add_response("put_secret_value", put_answer())
+        first = saver.save("org-a", CREDENTIALS)
+        reader_stub.add_response("get_secret_value", secret_answer(first))
+        assert reader.get("org-a") == first  # now cached in the reader's environment
+
+        saver_stub.add_response("put_secret_value", put_answer())
+        second = saver.save("org-a", CREDENTIALS.model_copy(update={"client_id": "1208000000000009"}))
+        reader_stub.add_response("get_secret_value", secret_answer(second))
+
+        assert reader.get("org-a") == second
+        assert (second.revision or 0) > (first.revision or 0) > 0
+        reader_stub.assert_no_pending_responses()
+    assert sleep.waits == []
+
+
+def test_secrets_manager_lagging_behind_a_save_is_asked_again_then_answered_with_a_503(stubbed, sleep):
+    store, stub = stubbed
+    stub.add_response("put_secret_value", put_answer())
+    saved = store.save("org-a", CREDENTIALS)
+    older = CREDENTIALS.model_copy(update={"revision": saved.revision - 1 if saved.revision else 0})
+    for _ in range(1 + 1 + len(store_module.FRESH_READ_PAUSES_SECONDS)):  # the cached read, then every fresh one
+        stub.add_response("get_secret_value", secret_answer(older))
+
+    with pytest.raises(CredentialsChanging) as caught:
+        store.get("org-a")
+
+    assert (caught.value.status, caught.value.retry_after) == (503, 2)
+    assert sleep.waits == list(store_module.FRESH_READ_PAUSES_SECONDS)
+
+
+def test_secrets_manager_catching_up_after_a_pause_serves_the_saved_credentials(stubbed, sleep):
+    store, stub = stubbed
+    stub.add_response("put_secret_value", put_answer())
+    saved = store.save("org-a", CREDENTIALS)
+    older = CREDENTIALS.model_copy(update={"revision": 1})
+    stub.add_response("get_secret_value", secret_answer(older))  # the cache
+    stub.add_response("get_secret_value", secret_answer(older))  # at once: still the old version
+    stub.add_response("get_secret_value", secret_answer(saved))  # after the first pause
+
+    assert store.get("org-a") == saved
+    assert sleep.waits == [store_module.FRESH_READ_PAUSES_SECONDS[0]]
+
+
+def test_a_save_while_another_holds_the_lock_waits_then_answers_409_and_writes_nothing(stubbed, sleep):
+    store, _stub = stubbed  # no Secrets Manager answer is queued: a write would fail the test
+    store._revisions.lock("org-a", "another-admin")  # type: ignore[attr-defined]
+
+    with pytest.raises(SaveInProgress) as caught:
+        store.save("org-a", CREDENTIALS)
+
+    assert (caught.value.status, caught.value.code) == (409, "save_in_progress")
+    assert sum(sleep.waits) >= store_module.SAVE_LOCK_WAIT_SECONDS
+
+
+def test_a_failed_write_releases_the_lock_and_publishes_nothing(stubbed):
+    store, stub = stubbed
+    stub.add_client_error("put_secret_value", "AccessDeniedException", "not authorized", http_status_code=400)
+
+    with pytest.raises(Exception, match="AccessDeniedException"):
+        store.save("org-a", CREDENTIALS)
+
+    revisions = store._revisions  # type: ignore[attr-defined]
+    assert (revisions.published, revisions.locked_by) == (None, None)
+
+
+# --- revisions against DynamoDB (moto) -------------------------------------------------------------------------
+
+
+def test_two_execution_environments_see_each_others_saves_and_disconnects_at_once(aws):
+    saver, reader = CredentialStore(get_config()), CredentialStore(get_config())  # two caches, one table
+    first = saver.save("org-a", CREDENTIALS)
+    assert reader.get("org-a") == first
+
+    changed = saver.save("org-a", CREDENTIALS.model_copy(update={"pat": SecretStr("2/1/2:another-pat-value")}))
+    assert reader.get("org-a") == changed
+
+    saver.delete("org-a")
+    assert reader.get("org-a") is None
+
+
+def test_revisions_increase_even_when_the_clock_goes_back(aws):
+    from asana_integration.stores.credential_revisions import CredentialRevisionStore
+    from asana_integration.web.dependencies import Services
+
+    now = [2_000_000_000.0]
+    revisions = CredentialRevisionStore(Services().table, clock=lambda: now[0])
+    first = revisions.lock("org-a", "one")
+    assert revisions.commit("org-a", "one", first)
+    now[0] -= 3600  # another function's clock, an hour behind
+    second = revisions.lock("org-a", "two")
+
+    assert second > first
+    assert not revisions.commit("org-a", "one", second), "a lock is committed by its owner only"

@@ -299,3 +299,83 @@ def test_revoking_something_asana_refuses_reports_false(endpoints, sandbox):
 
     # Asana revokes refresh tokens only; an access token is refused with 400.
     assert endpoints.revoke(DEMO, grant.access_token) is False
+
+
+# --- checking a Client ID and Secret before they are saved (RFC 6749 §5.2) -------------------------------------------
+
+
+def test_good_client_credentials_are_accepted_by_a_dummy_code_and_nothing_is_issued(endpoints, sandbox):
+    check = endpoints.check_client(DEMO, redirect_uri=URLS.redirect_uri)
+
+    assert (check.verdict, check.reason) == ("accepted", None)
+    assert not any(token.client_id == DEMO.client_id for token in sandbox.state.store.refresh_tokens.values())
+
+
+def test_a_wrong_secret_is_rejected_by_the_sandboxs_invalid_client(endpoints):
+    wrong = OrgCredentials(client_id=DEMO.client_id, client_secret="not-the-secret")
+
+    assert endpoints.check_client(wrong, redirect_uri=URLS.redirect_uri).verdict == "rejected"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "reason"),
+    [
+        (400, {"error": "invalid_request"}, "did not say whether"),
+        (401, {}, "did not say whether"),  # no clear invalid_client: not a rejection
+        (400, {"error": "unauthorized_client"}, "did not say whether"),
+        (503, {}, "problem on its side"),
+        (429, {}, "rate limit"),
+        (200, {"access_token": "x"}, "did not say whether"),
+    ],
+)
+def test_anything_but_a_clear_invalid_client_is_could_not_verify_never_rejected(status, body, reason):
+    with responses.RequestsMock() as asana:
+        asana.post("https://app.asana.com/-/oauth_token", status=status, json=body)
+        check = OAuthEndpoints(config_for("https://app.asana.com/-")).check_client(DEMO, redirect_uri=URLS.redirect_uri)
+
+    assert check.verdict == "unverified"
+    assert reason in (check.reason or "")
+
+
+def test_no_answer_at_all_is_could_not_verify_with_the_cause():
+    with responses.RequestsMock() as asana:
+        asana.post("https://app.asana.com/-/oauth_token", body=requests.exceptions.ConnectTimeout("timed out"))
+        check = OAuthEndpoints(config_for("https://app.asana.com/-")).check_client(DEMO, redirect_uri=URLS.redirect_uri)
+
+    assert check.verdict == "unverified"
+    assert "timed out" in (check.reason or "")
+    assert DEMO.client_secret.get_secret_value() not in (check.reason or "")
+
+
+# --- the Connect pre-check is advisory --------------------------------------------------------------------------------
+
+AUTHORIZE = re.compile(r"https://app\.asana\.com/-/oauth_authorize\?.*")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"body": requests.exceptions.ReadTimeout("slow")},
+        {"body": requests.exceptions.ConnectionError("refused")},
+        {"status": 400, "body": "Something about redirect_uri changed", "content_type": "text/plain"},
+        {"status": 400, "json": {"error": "invalid_request", "error_description": "redirect_uri is odd"}},
+        {"status": 404, "body": "client_id unknown", "content_type": "text/plain"},
+        {"status": 500, "body": "oops"},
+    ],
+    ids=["timeout", "unreachable", "other-text", "json-400", "404", "500"],
+)
+def test_the_connect_pre_check_never_blocks_on_a_timeout_or_an_unrecognised_answer(answer):
+    with responses.RequestsMock() as asana:
+        asana.get(AUTHORIZE, **answer)
+        OAuthEndpoints(config_for("https://app.asana.com/-")).check_authorize(client_id="1", urls=URLS)
+
+
+def test_the_pre_check_asks_for_the_page_a_browser_would_get_and_matches_asanas_exact_text():
+    exact = "invalid_request: The `redirect_uri` parameter does not match a valid url for the application."
+    with responses.RequestsMock() as asana:
+        asana.get(AUTHORIZE, status=400, body=exact, content_type="text/plain")
+        with pytest.raises(RedirectUriMismatch):
+            OAuthEndpoints(config_for("https://app.asana.com/-")).check_authorize(client_id="1", urls=URLS)
+        (call,) = asana.calls
+
+    assert call.request.headers["Accept"] == "text/html"

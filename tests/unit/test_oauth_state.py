@@ -10,7 +10,14 @@ import pytest
 
 from asana_integration.config import get_config
 from asana_integration.models.connections import Purpose
-from asana_integration.stores.oauth_state import OAuthStateStore, StateExpired, StateRejected
+from asana_integration.stores.oauth_state import (
+    OAuthStateStore,
+    StateAlreadyUsed,
+    StateExpired,
+    StateNotYours,
+    StateOtherSession,
+    StateRejected,
+)
 from local.template import ttl_attribute
 from tests import log_audit
 
@@ -34,7 +41,7 @@ def states(aws, clock) -> OAuthStateStore:
     return OAuthStateStore(table, ttl_seconds=600, clock=clock)
 
 
-def issue(states: OAuthStateStore, **overrides: str) -> str:
+def issue(states: OAuthStateStore, **overrides: str | None) -> str:
     state = states.new_state()
     log_audit.remember(state)
     fields = {
@@ -59,16 +66,28 @@ def test_a_state_is_random_and_long():
     assert len(first) >= 43  # 256 bits
 
 
-def test_consuming_returns_who_started_it_and_how(states):
+def claim(states: OAuthStateStore, state: str, *, user: str = "admin-a", key: str | None = None):
+    return states.claim(state, org_id="org-a", user_id=user, completion_key=key)
+
+
+def test_claiming_returns_who_started_it_and_how(states):
     state = issue(states)
 
-    pending = states.consume(state)
+    pending = claim(states, state)
 
     assert (pending.org_id, pending.user_id, pending.purpose) == ("org-a", "admin-a", "organization")
     assert pending.purpose is Purpose.ORGANIZATION
     assert pending.redirect_uri == "https://expand.securedb.io/asana/settings"
     assert pending.code_verifier == "v" * 86
     assert "v" * 86 not in repr(pending)
+
+
+def test_peeking_reads_without_spending_it(states):
+    state = issue(states)
+
+    assert states.peek(state).user_id == "admin-a"
+    assert states.peek(state).user_id == "admin-a"
+    assert claim(states, state).user_id == "admin-a"
 
 
 def test_only_the_hash_of_the_state_is_stored_with_a_ttl(states, clock):
@@ -81,15 +100,53 @@ def test_only_the_hash_of_the_state_is_stored_with_a_ttl(states, clock):
     assert int(item["expires_at"]["N"]) == int(clock.now) + 600
 
 
-def test_a_state_can_be_used_once(states):
+def test_a_state_can_be_claimed_once_and_a_replay_is_told_it_was_used(states):
     state = issue(states)
-    states.consume(state)
+    claim(states, state)
 
-    with pytest.raises(StateRejected) as replay:
-        states.consume(state)
+    with pytest.raises(StateAlreadyUsed) as replay:
+        claim(states, state)
+    with pytest.raises(StateAlreadyUsed):
+        states.peek(state)
 
-    assert replay.value.reason == "invalid_state"
-    assert scan() == []
+    assert replay.value.reason == "already_used"
+    assert len(scan()) == 1, "the used state stays (until its TTL) so a replay can be told from a forgery"
+
+
+def test_another_user_cannot_claim_it_and_the_owner_still_can(states):
+    state = issue(states)
+
+    with pytest.raises(StateNotYours) as refused:
+        claim(states, state, user="member-a")
+    with pytest.raises(StateNotYours):
+        states.claim(state, org_id="org-b", user_id="admin-a", completion_key=None)
+
+    assert refused.value.reason == "not_yours"
+    assert claim(states, state).user_id == "admin-a"
+
+
+def test_a_session_bound_state_needs_the_sessions_completion_key(states):
+    key = OAuthStateStore.new_state()
+    state = issue(states, completion_key=key)
+
+    for wrong in (None, "another-key"):
+        with pytest.raises(StateOtherSession) as refused:
+            claim(states, state, key=wrong)
+        assert refused.value.reason == "other_session"
+
+    assert claim(states, state, key=key).session_bound
+    (item,) = scan()
+    assert key not in json.dumps(item), "only the key's hash is stored"
+
+
+def test_a_burnt_state_cannot_be_claimed_and_burning_twice_finds_nothing(states):
+    state = issue(states)
+
+    assert states.burn(state) is not None
+    assert states.burn(state) is None
+    assert states.burn("forged") is None
+    with pytest.raises(StateAlreadyUsed):
+        claim(states, state)
 
 
 @pytest.mark.parametrize("forged", ["", "x", "a" * 43, "a" * 10_000])
@@ -97,7 +154,9 @@ def test_a_forged_state_is_rejected(states, forged):
     issue(states)
 
     with pytest.raises(StateRejected) as rejected:
-        states.consume(forged)
+        claim(states, forged)
+    with pytest.raises(StateRejected):
+        states.peek(forged)
 
     assert rejected.value.reason == "invalid_state"
     assert len(scan()) == 1, "a forged state must not disturb real ones"
@@ -107,8 +166,11 @@ def test_an_expired_state_is_rejected_even_before_dynamodb_deletes_it(states, cl
     state = issue(states)
     clock.now += 601  # the TTL has passed but the item is still there (TTL deletion is lazy)
 
+    with pytest.raises(StateExpired):
+        states.peek(state)
     with pytest.raises(StateExpired) as expired:
-        states.consume(state)
+        claim(states, state)
 
     assert expired.value.reason == "state_expired"
-    assert scan() == [], "an expired state is burnt too"
+    with pytest.raises(StateAlreadyUsed):
+        claim(states, state)  # an expired state is spent by the attempt

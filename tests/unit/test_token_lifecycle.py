@@ -1,7 +1,7 @@
 """The token lifecycle against the Asana sandbox (real HTTP on loopback) and DynamoDB/KMS.
 
-Connections are made through the real flow (``start_connect`` → the sandbox's consent → ``complete_callback``), then
-driven through the REST client, as the functions use them.
+Connections are made through the real flow (``start_connect`` → the sandbox's consent → ``check_redirect`` →
+``complete``), then driven through the REST client, as the functions use them.
 
 About concurrency and moto: moto's in-process DynamoDB is *not* atomic under threads — a conditional write checks and
 then writes without a lock, so two threads can both "win" (measured: 4 of 30 rounds of 20 racing conditional puts had
@@ -93,8 +93,11 @@ def approve(sandbox, connect_url: str, user_gid: str = demo.DEMO_ADMIN_USER_GID)
 
 
 def connect(service: ConnectionService, sandbox, caller: Caller = ADMIN, purpose: Purpose = Purpose.ORGANIZATION):
+    """Connect, approve, Asana's redirect checked, then finished by the same user's session."""
     query, callback_url = approve(sandbox, service.start_connect(caller, purpose, URLS))
-    outcome = service.complete_callback(query, callback_url)
+    checked, _location = service.check_redirect(query, callback_url)
+    assert checked.code == "awaiting_completion", checked
+    outcome = service.complete(caller, state=query["state"], code=query["code"], completion_key=None)
     assert outcome.code == "connected", outcome
     return outcome
 
@@ -342,7 +345,7 @@ def test_a_reconnect_racing_a_disconnect_leaves_no_grant_alive(connected, sandbo
 
     monkeypatch.setattr(ConnectionStore, "get", get_then_reconnect)
 
-    assert service.disconnect(ADMIN, Purpose.ORGANIZATION) is True
+    assert service.disconnect(ADMIN, Purpose.ORGANIZATION) == "revoked"
 
     assert raw_store().get(ORG_KEY) is None
     assert sandbox.state.store.live_refresh_tokens(client_id=demo.DEMO_APP_CLIENT_ID) == []

@@ -43,6 +43,8 @@ class Config(BaseModel):
     admin_role: Annotated[str, Field(alias="ADMIN_ROLE")] = "admin"
     # The claim with the user's email: email matching of Asana users to SecureDB users compares with it (mapping/).
     claim_email: Annotated[str, Field(alias="CLAIM_EMAIL")] = "email"
+    # The claim with the user's display name: who is signed in, and who connected, are shown by it (else by id).
+    claim_name: Annotated[str, Field(alias="CLAIM_NAME")] = "name"
 
     oauth_scopes_mode: Annotated[Literal["default", "granular"], Field(alias="OAUTH_SCOPES_MODE")] = "default"
     oauth_granular_scopes: Annotated[str, Field(alias="OAUTH_GRANULAR_SCOPES")] = RECOMMENDED_SCOPES

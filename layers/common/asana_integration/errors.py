@@ -124,6 +124,37 @@ class DisconnectInProgress(IntegrationError):
         )
 
 
+class SaveInProgress(IntegrationError):
+    """Another administrator's save of the same organization's credentials is being written right now."""
+
+    status = 409
+    code = "save_in_progress"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Another administrator is saving this organization's Asana settings right now, so yours were not saved.",
+            "Reload the page to see what they saved, then save again if yours should replace it.",
+            retry_after=5,
+        )
+
+
+class CredentialsChanging(IntegrationError):
+    """The saved credentials changed moments ago and this function could not read the new ones yet.
+
+    503: transient, and nothing acted on the old credentials in the meantime.
+    """
+
+    status = 503
+    code = "settings_changing"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The Asana settings were changed a moment ago and are still being applied, so nothing was done.",
+            "Try again in a few seconds.",
+            retry_after=2,
+        )
+
+
 class OAuthFlowError(IntegrationError):
     """A failed OAuth redirect or code exchange; shown on the settings page, never stores anything."""
 

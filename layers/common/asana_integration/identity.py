@@ -16,6 +16,10 @@ from asana_integration.errors import NotAdmin, NotAuthenticated
 # Identifiers end up in Secrets Manager names and DynamoDB keys, so only a conservative alphabet is accepted. Matched
 # with fullmatch: `$` would also accept a trailing newline.
 _IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@|-]{0,127}")
+# A display name is only ever shown (as text, never markup), so any printable text is fine; control characters and
+# overlong values are dropped rather than refused: a name never decides anything.
+MAX_NAME_LENGTH = 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,11 @@ class Caller:
     org_id: str
     user_id: str
     is_admin: bool
+    name: str | None = None  # from the configured name claim, for showing only
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.user_id
 
     def require_admin(self) -> Caller:
         if not self.is_admin:
@@ -36,7 +45,20 @@ def caller_from_claims(claims: dict[str, Any] | None, config: Config) -> Caller:
     org_id = _identifier(claims.get(config.claim_org), config.claim_org)
     user_id = _identifier(claims.get(config.claim_user), config.claim_user)
     roles = parse_roles(claims.get(config.claim_roles))
-    return Caller(org_id=org_id, user_id=user_id, is_admin=config.admin_role in roles)
+    return Caller(
+        org_id=org_id,
+        user_id=user_id,
+        is_admin=config.admin_role in roles,
+        name=display_name(claims.get(config.claim_name)),
+    )
+
+
+def display_name(value: object) -> str | None:
+    """A name claim fit for showing: trimmed, without control characters, at most ``MAX_NAME_LENGTH``; else None."""
+    if not isinstance(value, str):
+        return None
+    name = _CONTROL.sub("", value).strip()[:MAX_NAME_LENGTH].strip()
+    return name or None
 
 
 def parse_roles(value: object) -> frozenset[str]:

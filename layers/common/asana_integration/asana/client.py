@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import requests
 from aws_lambda_powertools.metrics import MetricUnit
 
-from asana_integration.asana.errors import SyncTokenExpired, error_for_status, rate_limited
+from asana_integration.asana.errors import SyncTokenExpired, describe_call, error_for_status, rate_limited
 from asana_integration.asana.token_source import AccessTokenSource
 from asana_integration.asana.transport import build_session, send
 from asana_integration.config import Config
@@ -116,6 +116,7 @@ class AsanaClient:
         remaining_time_ms: Callable[[], int] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         observer: CallObserver | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._tokens = token_source
         self._config = config
@@ -123,6 +124,7 @@ class AsanaClient:
         self._remaining_time_ms = remaining_time_ms
         self._sleep = sleep
         self._observer = observer
+        self._monotonic = monotonic
 
     def __repr__(self) -> str:
         return f"AsanaClient(base_url={self._config.asana_api_base_url!r})"
@@ -240,7 +242,7 @@ class AsanaClient:
         sync = body.get("sync")
         if not isinstance(sync, str) or not sync:
             raise AsanaError(
-                "Asana answered GET /events without a sync token.",
+                "Asana's answer to reading recent changes (events) carried no sync token.",
                 "A proxy may be answering instead of Asana: check ASANA_PROXY and ASANA_API_BASE_URL.",
                 code="asana_bad_response",
             )
@@ -254,6 +256,7 @@ class AsanaClient:
         """Send one API call with the retry policy of this module and return Asana's whole JSON envelope."""
         method = method.upper()
         path = _clean_path(path)
+        started = self._monotonic()
         token = self._tokens.access_token()
         renewed = False
         retries = 0
@@ -273,7 +276,8 @@ class AsanaClient:
                 continue
             delay = self._retry_delay(method, outcome, retries)
             if delay is None:
-                return self._result(method, path, outcome, token)
+                elapsed = self._monotonic() - started
+                return self._result(method, path, _with_elapsed(outcome, elapsed, retries + 1), token)
             if self._observer is not None:
                 self._observer.retried()
             self._sleep(delay)
@@ -361,7 +365,7 @@ class AsanaClient:
             message = _scrub(_asana_message(outcome), token)
             fresh_sync = _sync_token(outcome) if outcome.status_code == 412 else None
             if fresh_sync is not None:
-                raise SyncTokenExpired(fresh_sync, f"{method} {path}", message)
+                raise SyncTokenExpired(fresh_sync, describe_call(method, path), message)
             raise error_for_status(method, path, outcome.status_code, message)
         return _json_envelope(method, path, outcome)
 
@@ -410,6 +414,19 @@ def _backoff(retries: int) -> float:
     return delay + random.uniform(0, delay / 2)  # noqa: S311 - jitter, not cryptography
 
 
+def _with_elapsed(
+    outcome: requests.Response | AsanaError, elapsed: float, attempts: int
+) -> requests.Response | AsanaError:
+    """A final timeout restated with the real wait: every attempt's and every pause's, not one request's timeout."""
+    if not isinstance(outcome, AsanaUnavailable) or outcome.code != "asana_timeout" or attempts < 2:
+        return outcome
+    return AsanaUnavailable(
+        f"Asana did not answer in time: {attempts} attempts over {elapsed:.1f} s, the last one cut off or unanswered.",
+        outcome.fix,
+        code=outcome.code,
+    )
+
+
 # --- Response handling ----------------------------------------------------------------------------------------------
 
 
@@ -422,7 +439,7 @@ def _json_envelope(method: str, path: str, response: requests.Response) -> dict[
         body = None
     if not isinstance(body, dict):
         raise AsanaError(
-            f"Asana answered {method} {path} with HTTP {response.status_code} but the body is not Asana's JSON "
+            f"The answer to {describe_call(method, path)} did not come from Asana: it is not Asana's JSON "
             f"(content type {response.headers.get('Content-Type', 'unknown')!r}).",
             "A proxy or captive portal may be answering instead of Asana: check ASANA_PROXY and ASANA_API_BASE_URL.",
             code="asana_bad_response",

@@ -2,7 +2,8 @@
 
 Each error carries a message a person can act on and a fix. Asana's free text is passed on only where Asana documents it
 as a message for the caller (``errors[].message`` of the REST API), after the client scrubbed the token from it; OAuth
-error descriptions are only matched, never echoed.
+error descriptions are only matched, never echoed. A message names what was being done in words (``describe_call``:
+"listing projects"), never an HTTP method or an API path: admins read these, developers have the logs.
 """
 
 from __future__ import annotations
@@ -51,79 +52,122 @@ class SyncTokenExpired(AsanaRequestRejected):
 
     code = "asana_sync_token_expired"
 
-    def __init__(self, new_token: str, where: str, message: str) -> None:
+    def __init__(self, new_token: str, action: str, message: str) -> None:
         super().__init__(
-            f"Asana no longer accepts the sync token for {where}: {message}",
+            f"Asana no longer accepts the sync token used for {action}: {message}",
             "Nothing to do: the integration lists the resource again in full and continues with the new token.",
         )
         self.new_token = new_token
 
 
 # status → (error class, code or None for the class's own, message template, fix). 401 and 429 never get here.
+# {action} is what was being done, in words (describe_call); {message} is Asana's own explanation.
 _STATUS_ERRORS: dict[int, tuple[type[AsanaError], str | None, str, str]] = {
     400: (
         AsanaRequestRejected,
         None,
-        "Asana rejected {where}: {message}",
-        "Check the ids and values sent; Asana's message names the field it did not accept.",
+        "Asana did not accept the request for {action}: {message}",
+        "Asana's explanation above names what it did not accept. Check that choice (the workspace or project picked) "
+        "and try again.",
     ),
     402: (
         AsanaForbidden,
         "asana_premium_required",
-        "Asana refused {where} because it needs a paid Asana plan: {message}",
+        "Asana refused {action} because it needs a paid Asana plan: {message}",
         "Upgrade the Asana workspace to a plan that includes this feature, or do not use it with this workspace.",
     ),
     404: (
         AsanaNotFound,
         None,
-        "Asana has nothing at {where} that this token can see: {message}",
+        "Asana found nothing for {action} that this connection can see: {message}",
         "The object may have been deleted, or the connected Asana user is not a member of it. Refresh the list, or "
         "connect with an Asana user who can see it.",
     ),
     412: (
         AsanaRequestRejected,
         "asana_precondition_failed",
-        "Asana refused {where} because a precondition failed: {message}",
+        "Asana refused {action} because a precondition failed: {message}",
         "Fetch the data again from the start; the sync token or state the request relied on is no longer valid.",
     ),
     451: (
         AsanaForbidden,
         "asana_unavailable_for_legal_reasons",
-        "Asana cannot serve {where} for legal reasons: {message}",
+        "Asana cannot serve {action} for legal reasons: {message}",
         "Asana blocks this content for legal reasons; contact Asana support if you believe it should not.",
     ),
 }
 _SERVER_ERROR = (
     AsanaUnavailable,
     "asana_server_error",
-    "Asana failed {where} with HTTP {status}: {message}",
+    "Asana had a problem on its side while {action}: {message}",
     "Try again in a few minutes. If it keeps happening, check https://status.asana.com.",
 )
 _OTHER_CLIENT_ERROR = (
     AsanaRequestRejected,
     None,
-    "Asana rejected {where} with HTTP {status}: {message}",
-    "Check the request against Asana's API reference; Asana's message says what it did not accept.",
+    "Asana refused {action}: {message}",
+    "Asana's explanation above says what it did not accept. If it is unclear, contact support with the time of the "
+    "attempt.",
 )
 _UNEXPECTED_STATUS = (
     AsanaError,
     "asana_bad_response",
-    "Asana answered {where} with unexpected HTTP {status}.",
+    "Asana's answer to {action} was not one Asana gives.",
     "A proxy may be answering instead of Asana: check ASANA_PROXY and ASANA_API_BASE_URL.",
 )
+
+# How each API collection reads in a sentence: the plural for listings, the singular for one object.
+_RESOURCES: dict[str, tuple[str, str]] = {
+    "workspaces": ("workspaces", "a workspace"),
+    "teams": ("teams", "a team"),
+    "users": ("users", "a user"),
+    "projects": ("projects", "a project"),
+    "tasks": ("tasks", "a task"),
+    "webhooks": ("webhooks", "a webhook"),
+    "team_memberships": ("team memberships", "a team membership"),
+    "memberships": ("memberships", "a membership"),
+    "workspace_memberships": ("workspace memberships", "a workspace membership"),
+    "sections": ("sections", "a section"),
+    "stories": ("comments and history", "a comment"),
+    "tags": ("tags", "a tag"),
+    "custom_fields": ("custom fields", "a custom field"),
+}
+_VERBS = {"POST": "creating", "PUT": "updating", "PATCH": "updating", "DELETE": "deleting"}
+
+
+def describe_call(method: str, path: str) -> str:
+    """What an Asana API call does, in words for a sentence ("listing projects", "reading the connected Asana
+    user"), so no message shown to an admin carries an HTTP method or a path."""
+    segments = [segment for segment in path.split("?", 1)[0].split("/") if segment]
+    method = method.upper()
+    if segments[-2:] == ["users", "me"] and method in ("GET", "HEAD"):
+        return "reading the connected Asana user"
+    if segments and segments[-1] == "events":
+        return "reading recent changes (events)"
+    if segments and segments[-1] == "addProject":
+        return "adding a task to a project"
+    known = [(index, segment) for index, segment in enumerate(segments) if segment in _RESOURCES]
+    if not known:
+        return "a request to Asana"
+    index, resource = known[-1]
+    plural, singular = _RESOURCES[resource]
+    one_object = index < len(segments) - 1  # a gid follows the collection
+    if method in ("GET", "HEAD"):
+        return f"reading {singular}" if one_object else f"listing {plural}"
+    return f"{_VERBS.get(method, 'changing')} {singular}"
 
 
 def error_for_status(method: str, path: str, status: int, message: str) -> AsanaError:
     """The typed error for a non-2xx answer that is not retried, carrying Asana's own (scrubbed) message."""
-    where = f"{method} {path}"
+    action = describe_call(method, path)
     if status == 400 and EXPIRED_OFFSET_MARKER in message.lower():
         return AsanaRequestRejected(
-            f"Asana's pagination offset for {where} expired before the next page was fetched ({message}).",
-            "Start the listing again from the first page; Asana's offsets are only valid for a few minutes.",
+            f"Asana's page marker for {action} expired before the next page was fetched ({message}).",
+            "Start the listing again from the first page; Asana's page markers are valid for a few minutes only.",
             code="asana_offset_expired",
         )
     if status == 403:
-        return AsanaForbidden(f"Asana refused {where}: {message}", _forbidden_fix(method, path))
+        return AsanaForbidden(f"Asana refused {action}: {message}", _forbidden_fix(method, path))
     if status in _STATUS_ERRORS:
         error_class, code, template, fix = _STATUS_ERRORS[status]
     elif status >= 500:
@@ -133,7 +177,7 @@ def error_for_status(method: str, path: str, status: int, message: str) -> Asana
     else:
         error_class, code, template, fix = _UNEXPECTED_STATUS
     # str.format does not re-interpret braces inside the substituted message.
-    return error_class(template.format(where=where, status=status, message=message), fix, code=code)
+    return error_class(template.format(action=action, message=message), fix, code=code)
 
 
 def _forbidden_fix(method: str, path: str) -> str:
@@ -239,6 +283,19 @@ def scope_error_for(error: str, description: str) -> OAuthFlowError | None:
     if "any scopes registered" in text:
         return NoScopesRegistered()
     if "forbidden_scopes" in text or "not allowed to request" in text or error == "invalid_scope":
+        return ForbiddenScopes()
+    return None
+
+
+def exact_scope_error(error: str, description: str) -> OAuthFlowError | None:
+    """The scope error for an authorize answer that is exactly one Asana documents, else None (never a guess).
+
+    ``forbidden_scopes`` is Asana's error code for scopes the app may not request; "Your app does not have any scopes
+    registered." is its text for an app without any (shared/reference/asana-platform.md).
+    """
+    if description.strip() == SEED_NO_SCOPES:
+        return NoScopesRegistered()
+    if error == "forbidden_scopes":
         return ForbiddenScopes()
     return None
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import requests
@@ -30,13 +30,13 @@ from asana_integration.asana.errors import (
     OAuthGrantRejected,
     RedirectUriMismatch,
     RefreshTokenInvalid,
+    exact_scope_error,
     safe_oauth_error,
-    scope_error_for,
 )
 from asana_integration.asana.pkce import Pkce
 from asana_integration.asana.transport import build_session, send
 from asana_integration.config import Config
-from asana_integration.errors import AsanaUnavailable, OAuthFlowError
+from asana_integration.errors import AsanaError, AsanaRateLimited, AsanaUnavailable, IntegrationError, OAuthFlowError
 from asana_integration.models.asana import AsanaUser
 from asana_integration.models.credentials import OrgCredentials
 from asana_integration.observability import logger
@@ -44,8 +44,21 @@ from asana_integration.tenant_urls import TenantUrls
 
 # The authorize pre-check is a convenience: it must not hold up Connect for long.
 AUTHORIZE_CHECK_TIMEOUT_SECONDS = 5.0
+# Asana's plain-text answer to an authorize request whose redirect_uri the app does not list, exactly as reported
+# (shared/reference/asana-platform.md, [ISSUE-239] and [ISSUE-CC]): the only answer the pre-check acts on.
+AUTHORIZE_REDIRECT_URI_ERRORS = frozenset(
+    {"invalid_request: The `redirect_uri` parameter does not match a valid url for the application."}
+)
 
 # --- Results -----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCheck:
+    """What Asana said of a Client ID and Secret: ``accepted``, ``rejected``, or ``unverified`` with the reason."""
+
+    verdict: Literal["accepted", "rejected", "unverified"]
+    reason: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,10 +110,12 @@ class OAuthEndpoints:
     def check_authorize(self, *, client_id: str, urls: TenantUrls) -> None:
         """Ask Asana's authorize endpoint about the client id and redirect URI before sending a browser there.
 
-        Asana answers a wrong client id or redirect URI with a plain-text page and no redirect, so the admin would be
-        stranded on Asana without the seed's fix. A GET without following redirects shows that error to us instead.
-        Any other answer (a sign-in page, a redirect) means "go ahead": only recognised errors are raised, and only
-        the connectivity failure every later OAuth call would hit too.
+        Asana answers a redirect URI it does not know with a plain-text page and no redirect, so the admin would be
+        stranded on Asana without the seed's fix. A GET without following redirects shows that answer to us instead.
+
+        Advisory only: it raises only for an answer that is exactly one of Asana's documented error texts, and lets
+        Connect go ahead on anything else (a sign-in page, a redirect, an unfamiliar answer, a timeout, no answer at
+        all). Asana's answers to a server are not documented, so a guess must never block an admin.
 
         The probe carries a throwaway state and challenge, never the real ones: an HTTP library's debug log of the
         request line must not hold a live state.
@@ -111,20 +126,20 @@ class OAuthEndpoints:
             state=secrets.token_urlsafe(16),
             code_challenge=Pkce.generate().challenge,
         )
-        response = send(
-            self._session,
-            "GET",
-            url,
-            timeout=min(self._config.asana_timeout_seconds, AUTHORIZE_CHECK_TIMEOUT_SECONDS),
-            allow_redirects=False,
-        )
-        if response.status_code in (400, 404) and "text/html" not in response.headers.get("Content-Type", ""):
-            text = response.text[:2000]
-            if "redirect_uri" in text:
-                raise RedirectUriMismatch(urls)
-            if "client_id" in text:
-                raise OAuthClientRejected()
+        try:
+            response = send(
+                self._session,
+                "GET",
+                url,
+                timeout=min(self._config.asana_timeout_seconds, AUTHORIZE_CHECK_TIMEOUT_SECONDS),
+                allow_redirects=False,
+                headers={"Accept": "text/html"},  # what a browser asks for: the page the admin would see
+            )
+        except IntegrationError as failure:
+            logger.info("authorize pre-check skipped: no answer from Asana", extra={"error_code": failure.code})
             return
+        if response.status_code == 400 and response.text.strip() in AUTHORIZE_REDIRECT_URI_ERRORS:
+            raise RedirectUriMismatch(urls)
         if response.is_redirect:
             # Errors other than client/redirect go back to the redirect URI as ?error=…; Asana may check scopes
             # before sign-in, in which case the misconfiguration is visible right now.
@@ -133,9 +148,44 @@ class OAuthEndpoints:
                 query = parse_qs(urlsplit(location).query)
                 error = (query.get("error") or [""])[0]
                 description = (query.get("error_description") or [""])[0]
-                scope_error = scope_error_for(error, description)
+                scope_error = exact_scope_error(error, description)
                 if scope_error is not None:
                     raise scope_error
+        logger.info("authorize pre-check passed", extra={"status": response.status_code})
+
+    def check_client(self, credentials: OrgCredentials, *, redirect_uri: str) -> ClientCheck:
+        """Whether Asana accepts a Client ID and Secret, before they are stored: a code grant with a made-up code.
+
+        RFC 6749 §5.2: a token endpoint authenticates the client before it looks at the grant, so a made-up code is
+        answered ``invalid_client`` for bad credentials and ``invalid_grant`` for good ones. Asana's exact answer is
+        unconfirmed, so only a clear ``invalid_client`` counts as rejected and only ``invalid_grant`` as accepted;
+        anything else (another error, a timeout, no answer, a rate limit) is "could not verify", with its cause.
+        """
+        form = {
+            "grant_type": "authorization_code",
+            "client_id": credentials.client_id,
+            "client_secret": credentials.client_secret.get_secret_value(),
+            "redirect_uri": redirect_uri,
+            # Not a code Asana issued: it can never be exchanged, and says so in its own words if it ever leaks.
+            "code": f"securedb-credentials-check-{secrets.token_urlsafe(16)}",
+        }
+        try:
+            response = send(
+                self._session, "POST", self.token_endpoint, timeout=self._config.asana_timeout_seconds, data=form
+            )
+        except IntegrationError as failure:
+            return ClientCheck("unverified", failure.message)
+        error = _oauth_error_code(_json(response))
+        logger.info("client credentials checked", extra={"status": response.status_code, "oauth_error": error})
+        if error == "invalid_client" and 400 <= response.status_code < 500:
+            return ClientCheck("rejected", None)
+        if error == "invalid_grant" and response.status_code == 400:
+            return ClientCheck("accepted", None)
+        if response.status_code == 429:
+            return ClientCheck("unverified", "Asana's rate limit was exhausted, so it did not check them.")
+        if response.status_code >= 500:
+            return ClientCheck("unverified", "Asana had a problem on its side and did not check them.")
+        return ClientCheck("unverified", "Asana's answer did not say whether they are valid.")
 
     def exchange_code(
         self, credentials: OrgCredentials, *, code: str, redirect_uri: str, code_verifier: str, urls: TenantUrls
@@ -186,7 +236,7 @@ class OAuthEndpoints:
         if response.status_code == 200:
             return True
         if response.status_code >= 500:
-            raise _unavailable("revoke", response.status_code)
+            raise _unavailable("revoking the token", response.status_code)
         logger.warning(
             "asana refused to revoke a token",
             extra={"status": response.status_code, "oauth_error": _oauth_error_code(_json(response))},
@@ -207,7 +257,7 @@ class OAuthEndpoints:
         )
         data = (_json(response) or {}).get("data")
         if response.status_code != 200 or not isinstance(data, dict) or not data.get("gid"):
-            raise _unavailable("users/me", response.status_code)
+            raise _unavailable("reading the Asana user who approved", response.status_code)
         return AsanaUser(gid=str(data["gid"]), name=str(data.get("name") or ""), email=str(data.get("email") or ""))
 
     # --- internals -------------------------------------------------------------------------------------------
@@ -222,7 +272,7 @@ class OAuthEndpoints:
         )
         body = _json(response)
         if response.status_code >= 500 or response.status_code in (408, 429):
-            raise _unavailable(operation, response.status_code)
+            raise _unavailable(f"the token {operation}", response.status_code)
         if 200 <= response.status_code < 300:
             if body is None or not isinstance(body.get("access_token"), str) or not body["access_token"]:
                 raise AsanaUnavailable(
@@ -308,9 +358,13 @@ def _description(body: dict[str, Any] | None) -> str:
     return description if isinstance(description, str) else ""
 
 
-def _unavailable(operation: str, status: int) -> AsanaUnavailable:
+def _unavailable(action: str, status: int) -> AsanaError:
+    if status == 429:
+        return AsanaRateLimited(
+            f"Asana's rate limit was exhausted during {action}.", "Wait a minute and try again.", retry_after=60
+        )
     return AsanaUnavailable(
-        f"Asana's OAuth endpoint failed the {operation} request (HTTP {status}).",
+        f"Asana's sign-in service had a problem on its side during {action}.",
         "Try again in a minute. If it keeps happening, check https://status.asana.com.",
         code="asana_unavailable",
     )

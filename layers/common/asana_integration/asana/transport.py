@@ -13,6 +13,7 @@ through ``redact_url``.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -87,9 +88,9 @@ def send(session: requests.Session, method: str, url: str, *, timeout: float, **
     """Send one request through the current proxy; connectivity failures become a diagnostic naming the proxy setting.
 
     The message is built from the host and the failure class only: request bodies and headers (which hold tokens and
-    client secrets) never reach it.
+    client secrets) never reach it, nor does the path (an admin reads these; the logs name the call).
     """
-    target = redact_url(url)
+    target = _origin(url)
     proxy_setting = _apply_current_proxy(session)
     proxy = session.proxies.get("https")
     via = f" through the proxy {redact_url(proxy)}" if proxy else " directly (no proxy is configured)"
@@ -100,6 +101,7 @@ def send(session: requests.Session, method: str, url: str, *, timeout: float, **
         kwargs.setdefault("proxies", dict(session.proxies))
     if session.verify is not True:
         kwargs.setdefault("verify", session.verify)
+    started = time.monotonic()
     try:
         return session.request(method, url, timeout=timeout, **kwargs)
     except requests.exceptions.ProxyError:
@@ -117,8 +119,8 @@ def send(session: requests.Session, method: str, url: str, *, timeout: float, **
         ) from None
     except requests.exceptions.ConnectTimeout:
         raise AsanaUnreachable(
-            f"Connecting to Asana at {target}{via} timed out after {timeout:g}s. Outbound HTTPS may be blocked: allow "
-            f"it, or route it through a proxy ({proxy_setting}).",
+            f"Connecting to Asana at {target}{via} timed out after {time.monotonic() - started:.1f} s. Outbound HTTPS "
+            f"may be blocked: allow it, or route it through a proxy ({proxy_setting}).",
             code="asana_connect_timeout",
         ) from None
     except requests.exceptions.ConnectionError:
@@ -130,16 +132,22 @@ def send(session: requests.Session, method: str, url: str, *, timeout: float, **
     except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
         # The answer was cut off mid-body (a proxy or load balancer dropped it): transient, like a timeout.
         raise AsanaUnavailable(
-            f"Asana's answer to {method} {target} was cut off.",
+            f"Asana's answer from {target} was cut off.",
             "Try again in a minute. If it keeps happening, check the proxy between this deployment and Asana.",
             code="asana_timeout",
         ) from None
     except requests.exceptions.Timeout:
         raise AsanaUnavailable(
-            f"Asana did not answer {method} {target} within {timeout:g}s.",
+            f"Asana at {target} did not answer within {time.monotonic() - started:.1f} s.",
             "Try again in a minute. If it keeps happening, check https://status.asana.com and the proxy's latency.",
             code="asana_timeout",
         ) from None
+
+
+def _origin(url: str) -> str:
+    """``scheme://host[:port]`` of a URL: where a message says Asana was, without the path or anything secret."""
+    parts = urlsplit(redact_url(url))
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _apply_current_proxy(session: requests.Session) -> str:

@@ -6,12 +6,13 @@ Optional fields are left out of the JSON when they have no value, as the admin p
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, StringConstraints, model_serializer
 
 from asana_integration.models.asana import AsanaUser
 from asana_integration.models.connections import Purpose
+from asana_integration.models.text import VISIBLE_ASCII
 
 
 class ConnectRequest(BaseModel):
@@ -29,9 +30,40 @@ class _OmitsUnsetValues(BaseModel):
 
 
 class ConnectLink(BaseModel):
-    """Where to send the browser to authorize (single use, expires with its OAuth state)."""
+    """Where to send the browser to authorize (single use, expires with its OAuth state), and the key only the
+    browser session that asked may present to finish the connection (``POST /asana/api/connect/complete``)."""
 
     connect_url: str
+    completion_key: str
+
+
+class ConnectCompletion(BaseModel):
+    """``POST /asana/api/connect/complete``: what Asana's redirect handed the settings page (in the URL fragment),
+    and the completion key the session kept when it started Connect (absent for a link from a status)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    state: Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=VISIBLE_ASCII)]
+    code: Annotated[str, StringConstraints(min_length=1, max_length=2048, pattern=VISIBLE_ASCII)]
+    completion_key: Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=VISIBLE_ASCII)] | None = None
+
+
+class ConnectCompleted(BaseModel):
+    """The connection is stored: the outcome's code (``connected``), message and purpose."""
+
+    code: Literal["connected"]
+    kind: Literal["success"]
+    message: str
+    purpose: Purpose
+
+
+class SignedInUser(_OmitsUnsetValues):
+    """``GET /asana/api/me``: who is signed in to SecureDB, by name (the configured claim), else by id."""
+
+    user_id: str
+    name: str | None = None
+    display_name: str
+    is_admin: bool
 
 
 class ConnectionView(_OmitsUnsetValues):
@@ -41,6 +73,7 @@ class ConnectionView(_OmitsUnsetValues):
     status: Literal["connected", "needs_reconnect", "not_connected"]
     asana_user: AsanaUser | None = None
     connected_by: str | None = None
+    connected_by_name: str | None = None
     connected_at: str | None = None
     access_expires_at: str | None = None
     message: str | None = None
@@ -49,8 +82,11 @@ class ConnectionView(_OmitsUnsetValues):
 
 
 class ConnectionRemoved(_OmitsUnsetValues):
-    """``DELETE /asana/api/connection``: the tokens are deleted; ``revoked`` says whether Asana confirmed it."""
+    """``DELETE /asana/api/connection``: the tokens are deleted; ``revoked`` says whether Asana confirmed it, and
+    ``revocation`` what happened instead (the message and fix say it in words)."""
 
     disconnected: Literal[True] = True
     revoked: bool
+    revocation: Literal["revoked", "unknown_token", "client_rejected", "unreachable", "unavailable", "no_credentials"]
     message: str | None = None
+    fix: str | None = None

@@ -1,13 +1,19 @@
-"""What the OAuth redirect ended in: a code, the message and the fix shown for it, and the purpose it was for.
+"""What Connect ended in: a code, the message and the fix shown for it, its kind, and the purpose it was for.
 
-The code alone is enough to show the message again (``outcome_for_code``), so the settings page is reached with
-``?outcome=<code>`` and no free text in the URL.
+Connect ends in two steps (``service.py``): Asana's redirect, whose outcome reaches the settings page as
+``?outcome=<code>``, and the page finishing the connection with the user's session. The code alone is enough to show
+the message again (``outcome_for_code``), so no free text travels in a URL. Each outcome has a kind, so that the page
+never shows a replayed link's "nothing changed" in the red of a failure above a connection that works:
+
+* ``success``: the connection was stored;
+* ``info``: nothing happened and nothing needed to (a link used twice, a connection still being finished);
+* ``error``: nothing was stored, and the fix says what to do.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from asana_integration.asana.errors import (
     FIX_EXCHANGE_FAILED,
@@ -36,8 +42,29 @@ _OUTCOMES: dict[str, tuple[str, str]] = {
     "forbidden_scopes": _texts(ForbiddenScopes()),
     "client_rejected": _texts(OAuthClientRejected()),
     "invalid_state": (
-        "This authorization link is not valid or was already used, so nothing was connected.",
+        "This authorization link is not valid, so nothing was connected.",
         "Start again with Connect on the Asana settings page. Each link works once, for the person who opened it.",
+    ),
+    "already_used": (
+        "This authorization link was already used, so nothing changed.",
+        "Nothing to do: the connection is as shown on this page. To connect again, click Connect.",
+    ),
+    "not_yours": (
+        "This authorization was started by another SecureDB user, so nothing was connected.",
+        "A Connect link works only for the person who clicked Connect. To connect your own Asana account, or the "
+        "organization's if you are an administrator, click Connect on the Asana settings page yourself.",
+    ),
+    "other_session": (
+        "This authorization was started in another browser window, so nothing was connected.",
+        "Click Connect on the Asana settings page in this window and approve in Asana from there.",
+    ),
+    "sign_in_required": (
+        "Sign in to SecureDB to finish connecting Asana. Nothing is connected until you do.",
+        "Sign in as the SecureDB user who clicked Connect. If that was someone else, click Connect yourself instead.",
+    ),
+    "awaiting_completion": (
+        "Asana approved the connection; SecureDB is finishing it.",
+        "",
     ),
     "state_expired": (
         "This authorization took too long and expired, so nothing was connected.",
@@ -72,6 +99,10 @@ _OUTCOMES: dict[str, tuple[str, str]] = {
     ),
 }
 OUTCOME_CODES = frozenset({*_OUTCOMES, "redirect_uri_mismatch"})
+# Outcomes where nothing went wrong although nothing was stored.
+INFO_OUTCOMES = frozenset({"already_used", "awaiting_completion"})
+
+OutcomeKind = Literal["success", "info", "error"]
 
 
 ORGANIZATION_CONNECTED = "The organization is connected to Asana."
@@ -101,6 +132,10 @@ class CallbackOutcome:
     def ok(self) -> bool:
         return self.code == "connected"
 
+    @property
+    def kind(self) -> OutcomeKind:
+        return "success" if self.ok else "info" if self.code in INFO_OUTCOMES else "error"
+
     @classmethod
     def of(cls, code: str, purpose: Purpose | None, urls: TenantUrls) -> CallbackOutcome:
         message, fix = outcome_for_code(code, urls, purpose)
@@ -109,7 +144,38 @@ class CallbackOutcome:
     def to_public(self) -> dict[str, Any]:
         return {
             "code": self.code,
+            "kind": self.kind,
             "message": self.message,
             "fix": self.fix,
             "purpose": self.purpose.value if self.purpose else None,
         }
+
+
+# What a disconnect tells the user about the revocation at Asana, by its cause (the tokens are deleted in every case).
+REVOCATION_TEXTS: dict[str, tuple[str, str]] = {
+    "unknown_token": (
+        "Asana no longer knew the token (it was already revoked or had lapsed), so there was nothing to revoke. It "
+        "was deleted from SecureDB.",
+        "",
+    ),
+    "client_rejected": (
+        "Asana refused to revoke the token because it does not accept the saved Client ID and Client Secret. The "
+        "token was deleted from SecureDB only.",
+        "Remove SecureDB under My Settings → Apps in Asana (https://app.asana.com) to revoke it there, and save the "
+        "app's current Client Secret in the Asana settings.",
+    ),
+    "unreachable": (
+        "SecureDB could not reach Asana to revoke the token, so it was deleted from SecureDB only.",
+        "To be sure, remove SecureDB under My Settings → Apps in Asana (https://app.asana.com).",
+    ),
+    "unavailable": (
+        "Asana had a problem on its side and did not confirm the revocation, so the token was deleted from SecureDB "
+        "only.",
+        "To be sure, remove SecureDB under My Settings → Apps in Asana (https://app.asana.com).",
+    ),
+    "no_credentials": (
+        "The organization's Asana app credentials are no longer saved, so the token could not be revoked at Asana. "
+        "It was deleted from SecureDB.",
+        "To be sure, remove SecureDB under My Settings → Apps in Asana (https://app.asana.com).",
+    ),
+}

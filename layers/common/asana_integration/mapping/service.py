@@ -68,7 +68,7 @@ class UserDirectory:
         if user is None:
             raise NotFound(
                 f"No Asana user {asana_user_gid} has been synced for your organization.",
-                "Run a sync (Start now) and pick the user from GET /asana/api/users.",
+                "Run a sync (Start now) and pick the user from the list of synced Asana users.",
             )
         if securedb_user_id is None:
             self._manual.delete(org_id, asana_user_gid)

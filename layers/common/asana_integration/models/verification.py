@@ -22,7 +22,8 @@ class ConnectionStatus(BaseModel):
     message: str
     fix: str | None = None
     asana_user: AsanaUser | None = None
-    connected_by: str | None = None
-    connect_url: str | None = None
+    connected_by: str | None = None  # the SecureDB user who connected the OAuth identity (by id) …
+    connected_by_name: str | None = None  # … and by name, when their session carried one
+    connect_url: str | None = None  # present whenever nothing can act for the organization: Connect is offered
     workspaces: list[Workspace] | None = None
     checked_at: str | None = None

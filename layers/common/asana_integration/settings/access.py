@@ -1,10 +1,15 @@
 """Which Asana identity acts for an organization: the seed's precedence, in one place.
 
-1. The company PAT, when one is saved (Step 5: "if a PAT is present it will be preferred").
-2. Otherwise the organization's OAuth connection, made by an admin through Connect / Authorize (Step 6).
-3. Otherwise nothing: ``ConnectionRequired`` with a ``connect_url`` for this tenant's exact redirect URI.
+1. The company PAT, when one is saved (Step 5: "if a PAT is present it will be preferred") and Asana has not refused
+   it since it was saved.
+2. Otherwise the organization's OAuth connection, made by an admin through Connect / Authorize (Step 6) with the Asana
+   app whose credentials are saved now (a connection made with a previous app's Client ID cannot be refreshed).
+3. Otherwise nothing: ``ConnectionRequired`` with a ``connect_url`` for this tenant's exact redirect URI. A refused
+   PAT with no connection to fall back on is still returned (it says why nothing works), but ``can_act`` is False.
 
-Verification, the Quick Actions and the scheduled jobs all ask here, so they can never disagree on the identity.
+Each identity has a ``key`` that changes whenever the identity does (a save, a reconnect): the status shows a stored
+check only while its key is the current one. Verification, the Quick Actions and the scheduled jobs all ask here, so
+they can never disagree on the identity.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from asana_integration.connections.service import ConnectionInfo, ConnectionServ
 from asana_integration.errors import AsanaAuthenticationFailed, ConnectionRequired
 from asana_integration.identity import Caller
 from asana_integration.models.connections import Purpose
+from asana_integration.models.credentials import OrgCredentials
 from asana_integration.observability import logger
 from asana_integration.stores.credentials import CredentialStore
 from asana_integration.tenant_urls import TenantUrls
@@ -38,13 +44,26 @@ REQUIRES_CONNECTION_FIX = (
     "Click Connect / Authorize and approve the app on Asana's consent screen; you will come back here connected. "
     "Alternatively, save a company Personal Access Token."
 )
+OTHER_APP_MESSAGE = (
+    "Asana is not connected: the organization's OAuth connection was made with another Asana app than the Client ID "
+    "saved now, so it cannot be used."
+)
 
 
 @dataclass(frozen=True)
 class OrganizationAccess:
     mode: Mode
     token_source: AccessTokenSource
+    key: str  # "pat:<credentials revision>" or "oauth:<connection id>": changes whenever the identity does
     oauth_connection: ConnectionInfo | None = None  # who authorized, when the mode is "oauth"
+    pat_rejected: bool = False  # a saved PAT exists, but Asana refused it since it was saved
+
+    @property
+    def can_act(self) -> bool:
+        """Whether this identity may still work: not a refused PAT, nor a connection that needs a reconnect."""
+        if self.mode == "pat":
+            return not self.pat_rejected
+        return self.oauth_connection is None or self.oauth_connection.status == "connected"
 
 
 class OrganizationAccessResolver:
@@ -60,19 +79,36 @@ class OrganizationAccessResolver:
         credentials = self._credentials.get(caller.org_id)
         if credentials is None:
             raise ConnectionRequired(NOT_CONFIGURED_MESSAGE, NOT_CONFIGURED_FIX, code="not_configured")
-        if credentials.pat is not None:
-            return OrganizationAccess("pat", StaticToken(credentials.pat.get_secret_value()))
+        pat = _pat_access(credentials)
+        if pat is not None and not pat.pat_rejected:
+            return pat
         found = self._connections.organization_token_source(
             caller.org_id, credentials, remaining_time_ms=remaining_time_ms
         )
-        if found is None:
-            raise ConnectionRequired(
-                REQUIRES_CONNECTION_MESSAGE,
-                REQUIRES_CONNECTION_FIX,
-                connect_url=self.connect_url(caller, urls),
+        if found is not None and found[1].client_id in ("", credentials.client_id):
+            token_source, info = found
+            return OrganizationAccess(
+                "oauth",
+                token_source,
+                key=f"oauth:{info.connection_id}",
+                oauth_connection=info,
+                pat_rejected=pat is not None,
             )
-        token_source, info = found
-        return OrganizationAccess("oauth", token_source, oauth_connection=info)
+        if pat is not None:
+            return pat  # refused, and nothing to fall back on: the status says so and offers Connect
+        raise ConnectionRequired(
+            OTHER_APP_MESSAGE if found is not None else REQUIRES_CONNECTION_MESSAGE,
+            REQUIRES_CONNECTION_FIX,
+            connect_url=self.connect_url(caller, urls),
+        )
+
+    def record_rejection(self, access: OrganizationAccess, org_id: str) -> None:
+        """Asana refused the PAT in use (401): from now on it does not act for the organization until replaced."""
+        if access.mode != "pat":
+            return
+        credentials = self._credentials.get(org_id)
+        if credentials is not None and f"pat:{credentials.revision}" == access.key:
+            self._credentials.mark_pat_rejected(credentials, org_id)
 
     def client(self, access: OrganizationAccess, *, remaining_time_ms: Callable[[], int] | None = None) -> AsanaClient:
         return AsanaClient(access.token_source, self._config, remaining_time_ms=remaining_time_ms)
@@ -95,3 +131,14 @@ class OrganizationAccessResolver:
         except Exception:  # the reconnect link is a courtesy: its failure must not hide the real error
             logger.exception("could not build a reconnect url", extra={"org_id": caller.org_id})
         return error
+
+
+def _pat_access(credentials: OrgCredentials) -> OrganizationAccess | None:
+    if credentials.pat is None:
+        return None
+    return OrganizationAccess(
+        "pat",
+        StaticToken(credentials.pat.get_secret_value()),
+        key=f"pat:{credentials.revision}",
+        pat_rejected=credentials.pat_rejected,
+    )

@@ -24,17 +24,29 @@ class SettingsUpdate(BaseModel):
     pat: OpaqueSecret | None = None
 
 
+class CredentialsCheck(BaseModel):
+    """What Asana said of the Client ID and Secret at this save: ``accepted``, ``unverified`` (with the reason and
+    what to do), or ``unchanged`` (they were saved before and not checked again)."""
+
+    client: Literal["accepted", "unverified", "unchanged"]
+    message: str | None = None
+    fix: str | None = None
+
+
 class SettingsStatus(BaseModel):
     configured: bool
     client_id: str | None
     client_secret_set: bool
     pat_set: bool
     pat_last4: str | None
+    pat_rejected: bool = False  # Asana refused the saved PAT since it was saved: it no longer acts
     redirect_uris: list[str]
     webhook_url: str
     recommended_scopes: str
     scopes_mode: Literal["default", "granular"]
     connection: ConnectionStatus
+    # Only in the answer to a save: what Asana said of the Client ID and Secret before they were stored.
+    credentials_check: CredentialsCheck | None = None
 
 
 class Disconnected(BaseModel):

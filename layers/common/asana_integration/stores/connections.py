@@ -11,7 +11,9 @@ Item layout under ``pk = ORG#<org id>``::
     token_id            random id of the current access token, changed on every refresh (waiters watch it)
     client_id           the Asana app the tokens belong to
     asana_user_*        gid, name, email of the Asana user who authorized
-    connected_by        SecureDB user who completed Connect; connected_at, updated_at, refreshed_at
+    connected_by        SecureDB user who completed Connect (connected_by_name: their name, when the JWT had one);
+                        connected_at, updated_at, refreshed_at
+    connection_id       random id of this grant, new on every (re)connect: the status says which grant it checked
     lease_owner, lease_expires_at   the single-flight refresh lease (absent when free)
     refresh_retry_after             after a transient refresh failure, no new attempt before this time
 
@@ -72,6 +74,8 @@ class ConnectionRecord:
     token_id: str
     access_token_ct: bytes = field(repr=False)
     refresh_token_ct: bytes = field(repr=False)
+    connection_id: str = ""
+    connected_by_name: str | None = None
     lease_owner: str | None = None
     lease_expires_at: int = 0
     refresh_retry_after: int = 0
@@ -113,7 +117,14 @@ class ConnectionStore:
     # --- writes --------------------------------------------------------------------------------------------------
 
     def put_connection(
-        self, key: ConnectionKey, tokens: NewTokens, *, asana_user: AsanaUser, connected_by: str, client_id: str
+        self,
+        key: ConnectionKey,
+        tokens: NewTokens,
+        *,
+        asana_user: AsanaUser,
+        connected_by: str,
+        client_id: str,
+        connected_by_name: str | None = None,
     ) -> ConnectionRecord | None:
         """Create or replace (reconnect) the connection. Returns the replaced record, if any.
 
@@ -132,6 +143,7 @@ class ConnectionStore:
             "refresh_token": self._encrypt(key, tokens.refresh_token, "refresh_token"),
             "access_expires_at": tokens.access_expires_at,
             "token_id": _new_token_id(),
+            "connection_id": uuid.uuid4().hex,
             "asana_user_gid": asana_user.gid,
             "asana_user_name": asana_user.name,
             "asana_user_email": asana_user.email,
@@ -141,6 +153,8 @@ class ConnectionStore:
         }
         if key.user_id is not None:
             item["user_id"] = key.user_id
+        if connected_by_name:
+            item["connected_by_name"] = connected_by_name
         old = self._table.put_item(Item=item, ReturnValues="ALL_OLD").get("Attributes")
         return _record(key, old) if old else None
 
@@ -279,6 +293,8 @@ def _bytes(value: Any) -> bytes:
 def _record(key: ConnectionKey, item: dict[str, Any]) -> ConnectionRecord:
     reason = item.get("needs_reconnect_reason")
     lease_owner = item.get("lease_owner")
+    name = item.get("connected_by_name")
+    connected_at = _int(item.get("connected_at"))
     return ConnectionRecord(
         key=key,
         status=Status(str(item.get("status", Status.ACTIVE.value))),
@@ -289,7 +305,10 @@ def _record(key: ConnectionKey, item: dict[str, Any]) -> ConnectionRecord:
             email=str(item.get("asana_user_email", "")),
         ),
         connected_by=str(item.get("connected_by", "")),
-        connected_at=_int(item.get("connected_at")),
+        connected_by_name=str(name) if name else None,
+        # Connections made before grants had ids are told apart by when they were made and by whom.
+        connection_id=str(item.get("connection_id") or f"{connected_at}-{item.get('asana_user_gid', '')}"),
+        connected_at=connected_at,
         updated_at=_int(item.get("updated_at")),
         access_expires_at=_int(item.get("access_expires_at")),
         token_id=str(item.get("token_id", "")),

@@ -1,8 +1,13 @@
 """An organization's Asana app credentials (client id, client secret, optional PAT) in Secrets Manager.
 
 One secret per organization, named ``<SECRET_NAME_PREFIX>/<encoded org id>`` so IAM can scope access to the prefix.
-Reads go through Powertools' parameters cache; a save or delete clears it so this execution environment never serves a
-stale credential (others see the change within ``CACHE_SECONDS``).
+
+**A save reaches every function at once.** Reads go through Powertools' parameters cache, which would let a warm
+function act on credentials an admin has just replaced. Each save therefore carries a revision, written into the
+secret and then published in DynamoDB (``stores/credential_revisions.py``). A read compares the cached secret's
+revision with the published one (one consistent ``GetItem``) and fetches the secret again when it is older, so no
+function acts on credentials older than the last save; the cache only spares the Secrets Manager call while nothing
+changed. Saves are serialized by a lock on the revision item.
 
 **Names.** Organization ids may contain ``:`` and ``|`` (``identity.py``), which Secrets Manager names reject (letters,
 digits and ``/_+=.@-`` only) and tag values reject too (``|``). :func:`encode_org_id` escapes them reversibly, and is
@@ -19,6 +24,7 @@ from __future__ import annotations
 import random
 import re
 import time
+import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -28,16 +34,23 @@ from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterEr
 from botocore.exceptions import ClientError
 
 from asana_integration.config import Config
-from asana_integration.errors import DisconnectInProgress
+from asana_integration.errors import CredentialsChanging, DisconnectInProgress, SaveInProgress
 from asana_integration.models.credentials import OrgCredentials
 from asana_integration.observability import logger
+from asana_integration.stores.credential_revisions import CredentialRevisionStore, RevisionLockBusy
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_secretsmanager.type_defs import TagTypeDef
 
-# Short enough that a rotated PAT reaches every warm Lambda within a minute, long enough to spare most reads.
-CACHE_SECONDS = 60
+# How long a read may reuse the secret without asking Secrets Manager, once its revision is confirmed current.
+CACHE_SECONDS = 300
+# A secret older than the published revision is read again at most this many times (Secrets Manager may lag a moment
+# behind a write), with these pauses; then the read gives up with CredentialsChanging rather than act on it.
+FRESH_READ_PAUSES_SECONDS = (0.1, 0.25, 0.5)
+# Waiting for another admin's save to finish before giving up with SaveInProgress.
+SAVE_LOCK_WAIT_SECONDS = 5.0
+SAVE_LOCK_POLL_SECONDS = 0.25
 
 # Waiting out a deletion in progress: at most this long in all, each pause doubling up to the cap (with jitter).
 DELETION_WAIT_SECONDS = 10.0
@@ -96,19 +109,52 @@ class CredentialStore:
         config: Config,
         client: SecretsManagerClient | None = None,
         *,
+        revisions: CredentialRevisionStore | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._config = config
         self._client = client or boto3.client("secretsmanager")
         self._provider = SecretsProvider(boto3_client=self._client)
+        self._revisions = revisions or CredentialRevisionStore(boto3.resource("dynamodb").Table(config.table_name))
         self._sleep = sleep
 
     def secret_name(self, org_id: str) -> str:
         return f"{self._config.secret_name_prefix}/{encode_org_id(org_id)}"
 
     def get(self, org_id: str) -> OrgCredentials | None:
+        """The organization's credentials as of its last save, or None when none are saved.
+
+        Raises :class:`CredentialsChanging` (503) when Secrets Manager keeps answering with credentials older than the
+        last save: nothing may act on those.
+        """
+        published = self._revisions.current(org_id)
+        if published is None:
+            # Disconnected, or saved before revisions existed: only Secrets Manager itself can say, so ask it.
+            return self._read(org_id, force_fetch=True)
+        credentials = self._read(org_id, force_fetch=False)
+        pauses = [0.0, *FRESH_READ_PAUSES_SECONDS]  # the cached copy is stale: fetch at once, then with pauses
+        while credentials is not None and (credentials.revision or 0) < published.revision:
+            if not pauses:
+                logger.warning("credentials older than the last save; not used", extra={"org_id": org_id})
+                raise CredentialsChanging()
+            pause = pauses.pop(0)
+            if pause:
+                self._sleep(pause)
+            credentials = self._read(org_id, force_fetch=True)
+        if credentials is not None and published.pat_rejected and credentials.revision == published.revision:
+            return credentials.model_copy(update={"pat_rejected": True})
+        return credentials
+
+    def mark_pat_rejected(self, credentials: OrgCredentials, org_id: str) -> None:
+        """Remember that Asana refused these credentials' PAT (until a save replaces them)."""
+        if credentials.revision is not None and credentials.pat is not None:
+            self._revisions.mark_pat_rejected(org_id, credentials.revision)
+
+    def _read(self, org_id: str, *, force_fetch: bool) -> OrgCredentials | None:
         try:
-            value = self._provider.get(self.secret_name(org_id), transform="json", max_age=CACHE_SECONDS)
+            value = self._provider.get(
+                self.secret_name(org_id), transform="json", max_age=CACHE_SECONDS, force_fetch=force_fetch
+            )
         except GetParameterError as error:
             # Powertools wraps every failure. "No such secret" means "not configured", and so does a secret marked
             # for deletion (the disconnect that deleted it is still completing): it is gone, only not yet forgotten.
@@ -119,11 +165,41 @@ class CredentialStore:
 
     def save(
         self, org_id: str, credentials: OrgCredentials, *, remaining_time_ms: Callable[[], int] | None = None
-    ) -> None:
-        """Store the credentials, creating the secret on the first save.
+    ) -> OrgCredentials:
+        """Store the credentials under a new revision (creating the secret on the first save); the saved credentials.
 
-        Raises :class:`DisconnectInProgress` when a disconnect's deletion of the secret outlasts the wait.
+        From the moment this returns, every function reads these or later ones. Raises :class:`SaveInProgress` while
+        another save of the organization holds the lock past the wait, and :class:`DisconnectInProgress` when a
+        disconnect's deletion of the secret outlasts the wait.
         """
+        owner = uuid.uuid4().hex
+        revision = self._lock(org_id, owner)
+        saved = credentials.model_copy(update={"revision": revision})
+        try:
+            self._write_waiting_out_deletion(org_id, saved, remaining_time_ms)
+        except BaseException:
+            self._revisions.release(org_id, owner)
+            raise
+        if not self._revisions.commit(org_id, owner, revision):
+            # Only a save that outlived its lock gets here; the secret holds ours, the next save's revision is higher.
+            logger.warning("credentials saved after the save lock expired", extra={"org_id": org_id})
+        self._provider.clear_cache()
+        return saved
+
+    def _lock(self, org_id: str, owner: str) -> int:
+        waited = 0.0
+        while True:
+            try:
+                return self._revisions.lock(org_id, owner)
+            except RevisionLockBusy:
+                if waited >= SAVE_LOCK_WAIT_SECONDS:
+                    raise SaveInProgress() from None
+                self._sleep(SAVE_LOCK_POLL_SECONDS)
+                waited += SAVE_LOCK_POLL_SECONDS
+
+    def _write_waiting_out_deletion(
+        self, org_id: str, credentials: OrgCredentials, remaining_time_ms: Callable[[], int] | None
+    ) -> None:
         waited = 0.0
         attempt = 0
         while True:
@@ -145,9 +221,11 @@ class CredentialStore:
                 self._sleep(delay)
                 waited += delay
                 attempt += 1
-        self._provider.clear_cache()
 
     def delete(self, org_id: str) -> None:
+        # The revision first: from then on every read asks Secrets Manager itself, which no longer has the secret (or
+        # still has it, if deleting it fails below: then the credentials are simply still there).
+        self._revisions.delete(org_id)
         # Without a recovery window: an admin who disconnects expects the secret gone, and a reconnect must be able
         # to create it again under the same name (``save`` waits out the short window AWS needs to complete it).
         try:

@@ -129,7 +129,7 @@ def _parent(kind: MirrorKindName, project: str | None, team: str | None) -> str 
     if kind is MirrorKindName.TASKS and project is None:
         raise InvalidInput(
             "Tasks are mirrored per imported project: the project query parameter is missing.",
-            "Add ?project=<project gid> (one of the imports listed by GET /asana/api/sync).",
+            "Add ?project=<project gid> (one of the imported projects the sync status lists).",
             details=[{"field": "project", "message": "Field required"}],
         )
     misplaced = [

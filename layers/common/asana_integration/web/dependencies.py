@@ -35,6 +35,7 @@ from asana_integration.settings.access import OrganizationAccessResolver
 from asana_integration.settings.service import OrganizationSettingsService
 from asana_integration.settings.upkeep import ConnectionUpkeep
 from asana_integration.stores.connections import ConnectionStore
+from asana_integration.stores.credential_revisions import CredentialRevisionStore
 from asana_integration.stores.credentials import CredentialStore
 from asana_integration.stores.field_crypto import TokenCipher
 from asana_integration.stores.mirror import MirrorStore
@@ -76,7 +77,7 @@ class Services:
 
     @cached_property
     def credentials(self) -> CredentialStore:
-        return CredentialStore(self.config)
+        return CredentialStore(self.config, revisions=CredentialRevisionStore(self.table))
 
     @cached_property
     def verifications(self) -> VerificationStore:
