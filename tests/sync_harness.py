@@ -285,7 +285,8 @@ def _user(user: User) -> dict[str, Any]:
 def item_level_transaction_backups() -> Iterator[None]:
     """moto backs up every table a ``TransactWriteItems`` names (a deep copy, once per item) to roll back a cancelled
     transaction: one unit's completion then copies the whole mirror, minutes for a large organization. Here the
-    backup is the items the transaction names, restored the same way when it is cancelled: the same outcome."""
+    backup is the items the transaction names, restored the same way when it is cancelled: the same outcome. Like
+    moto's own, it assumes one DynamoDB request at a time (in-process tests; the local stack serializes them)."""
     backend_class = moto_dynamodb.DynamoDBBackend
     original = backend_class.transact_write_items
 
