@@ -10,7 +10,9 @@ Endpoints (loopback only):
 
 - ``GET /``: a plain sign-in page listing the identities. Choosing one answers ``303`` to
   ``<gateway>/asana/settings#token=<jwt>``: the token travels in the URL fragment, which browsers never send to a
-  server, so it appears in no access log.
+  server, so it appears in no access log. It also signs the browser in to the local Asana sandbox as the Asana user
+  with the same email (the ``asana_sandbox_user`` cookie, read by the sandbox's consent page on the same host), as a
+  company whose SecureDB and Asana share a sign-in would have it: whoever clicks Allow approves as themselves.
 - ``POST /token`` (form or JSON ``identity=<key>``): ``{"access_token", "token_type", "expires_in"}`` for curl.
 - ``GET /.well-known/openid-configuration`` and ``GET /.well-known/jwks.json``.
 
@@ -34,6 +36,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from werkzeug.wrappers import Request, Response
 
+from local.asana_sandbox.consent import SIGNED_IN_COOKIE
 from local.template import parameter_defaults
 
 if TYPE_CHECKING:
@@ -197,6 +200,8 @@ class DevIdentityProvider:
         response = Response(status=303)
         response.headers["Location"] = f"{self.signed_in_url}#token={self.token_for(identity)}"
         response.headers["Referrer-Policy"] = "no-referrer"
+        # Host-only, so every port of this host (the sandbox's too) gets it; an email is no secret.
+        response.set_cookie(SIGNED_IN_COOKIE, identity.email, httponly=True, samesite="Lax", path="/")
         return response
 
     def _token(self, request: Request) -> Response:

@@ -1,12 +1,16 @@
 """The sandbox's stand-in for Asana's consent screen: plain, accessible HTML (labelled controls, real buttons).
 
-Asana's consent screen acts as whoever is signed in to Asana in that browser. The sandbox has no Asana sign-in, so the
-page lets the tester choose which sandbox user approves, and says which one it pre-selected and why:
+Asana's consent screen acts as whoever is signed in to Asana in that browser. The sandbox has no Asana sign-in of its
+own, so the page lets the tester choose which sandbox user approves, and says which one it pre-selected and why:
 
 - the user named by the authorize request's `login_hint` (a gid or an email, case-insensitive), the OpenID Connect
-  parameter a client uses to say who it expects to sign in. A SecureDB page that knows its user's email can send it,
-  so the pre-selected Asana user matches the SecureDB user. Whether Asana honours `login_hint` is unconfirmed;
-  Asana itself would simply show its signed-in user;
+  parameter a client uses to say who it expects to sign in. Whether Asana honours `login_hint` is unconfirmed, so the
+  integration does not send it; a script may;
+- otherwise the user "signed in to Asana in this browser": the one the browser's `asana_sandbox_user` cookie names
+  (a gid or an email). Local mode's dev sign-in sets it to the SecureDB user's email when a person signs in there, as a
+  company whose SecureDB and Asana share one sign-in would have it, so the pre-selected Asana user is the one matching
+  the SecureDB user (a member approves as themselves, not as the admin). Cookies belong to a host, whatever its port,
+  so the sandbox reads what the dev sign-in set on the same host;
 - otherwise the first admin (by gid: Dana Admin in the demo data);
 - otherwise the first user.
 
@@ -29,19 +33,36 @@ class DefaultApprover:
     reason: str
 
 
-def default_approver(users: Sequence[User], login_hint: str | None) -> DefaultApprover:
+# The browser's "signed in to Asana as" (see the module's docstring): set by local mode's dev sign-in.
+SIGNED_IN_COOKIE = "asana_sandbox_user"
+
+
+def default_approver(users: Sequence[User], login_hint: str | None, signed_in: str | None = None) -> DefaultApprover:
     """Who the consent page pre-selects, and the sentence that tells the tester why."""
     by_gid = sorted(users, key=lambda u: int(u.gid))
-    if login_hint:
-        wanted = login_hint.strip().lower()
-        hinted = next((u for u in by_gid if u.gid == wanted or (u.email or "").lower() == wanted), None)
-        if hinted is not None:
-            return DefaultApprover(hinted, "the authorize request's login_hint names this user")
+    hinted = _named(by_gid, login_hint)
+    if hinted is not None:
+        return DefaultApprover(hinted, "the authorize request's login_hint names this user")
+    browser_user = _named(by_gid, signed_in)
+    if browser_user is not None:
+        return DefaultApprover(
+            browser_user, "this browser is signed in to the sandbox as this user (the dev sign-in's matching user)"
+        )
     admin = next((u for u in by_gid if u.admin_workspace_gids), None)
     fallback = "no user matches the login_hint" if login_hint else "the authorize request sent no login_hint"
+    if signed_in:
+        fallback += " and no sandbox user matches this browser's sign-in"
     if admin is not None:
         return DefaultApprover(admin, f"{fallback}, so the first workspace admin is pre-selected")
     return DefaultApprover(by_gid[0], f"{fallback} and there is no admin, so the first user is pre-selected")
+
+
+def _named(users: Sequence[User], name: str | None) -> User | None:
+    """The user a gid or an email (any case) names, if any."""
+    if not name:
+        return None
+    wanted = name.strip().lower()
+    return next((u for u in users if u.gid == wanted or (u.email or "").lower() == wanted), None)
 
 
 # render_template_string autoescapes, so app names, scopes and echoed parameters cannot inject markup.

@@ -34,7 +34,7 @@ from urllib.parse import urlencode
 from flask import Flask, Response, jsonify, redirect, request
 from werkzeug.wrappers import Response as BaseResponse
 
-from local.asana_sandbox.consent import default_approver, render_consent_page
+from local.asana_sandbox.consent import SIGNED_IN_COOKIE, default_approver, render_consent_page
 from local.asana_sandbox.models import OAuthApp, RefreshToken
 from local.asana_sandbox.recorder import Revocation
 from local.asana_sandbox.state import SandboxState, current_state
@@ -174,7 +174,7 @@ def register_oauth_routes(app: Flask) -> None:
         with store.lock:
             # Users who belong to some workspace: someone deactivated or removed everywhere cannot sign in.
             users = [u for u in store.users.values() if u.workspace_gids]
-        approver = default_approver(users, params.get("login_hint"))
+        approver = default_approver(users, params.get("login_hint"), request.cookies.get(SIGNED_IN_COOKIE))
         if request.method == "GET":
             forwarded = (
                 "client_id",

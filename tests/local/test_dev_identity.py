@@ -59,6 +59,16 @@ def test_choosing_an_identity_redirects_with_the_token_in_the_fragment(identity:
     assert response.headers["Cache-Control"] == "no-store"
 
 
+def test_signing_in_also_signs_the_browser_in_to_the_sandbox_as_the_same_person(identity: DevIdentityProvider) -> None:
+    response = Client(identity).post("/signin", data={"identity": "member"})
+
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith("asana_sandbox_user=blake.chen@acme-security.example;")
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+    assert "Domain" not in cookie, "host-only: every port of this host, nothing else"
+
+
 def test_sign_in_with_an_unknown_identity_is_refused(identity: DevIdentityProvider) -> None:
     response = Client(identity).post("/signin", data={"identity": "root"})
     assert response.status_code == 400

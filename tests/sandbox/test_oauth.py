@@ -106,6 +106,34 @@ def test_the_consent_page_pre_selects_the_hinted_user_or_the_first_admin_and_say
     assert f"Approving as <strong>{sandbox.state.store.users[expected].name}</strong>" in html
 
 
+@pytest.mark.parametrize(
+    ("signed_in", "login_hint", "expected", "reason"),
+    [
+        ("blake.chen@acme-security.example", None, demo.ORG_MEMBER_USER_GID, "this browser is signed in"),
+        (demo.USER_GIDS[3], None, demo.USER_GIDS[3], "this browser is signed in"),
+        ("nobody@example.com", None, demo.DEMO_ADMIN_USER_GID, "no sandbox user matches this browser"),
+        ("blake.chen@acme-security.example", demo.USER_GIDS[3], demo.USER_GIDS[3], "login_hint names this user"),
+    ],
+)
+def test_the_consent_page_pre_selects_the_user_this_browser_is_signed_in_as(
+    sandbox, signed_in, login_hint, expected, reason
+):
+    params = authorize_params()
+    if login_hint is not None:
+        params["login_hint"] = login_hint
+
+    answer = requests.get(
+        f"{sandbox.oauth_base_url}/oauth_authorize",
+        params=params,
+        cookies={"asana_sandbox_user": signed_in},
+        allow_redirects=False,
+        timeout=5,
+    )
+
+    assert selected_option(answer.text) == expected
+    assert reason in answer.text
+
+
 def test_approving_without_a_choice_approves_as_the_pre_selected_user(sandbox):
     params = {**authorize_params(), "login_hint": "blake.chen@acme-security.example"}
     hidden = re.findall(r'<input type="hidden" name="(\w+)"', authorize(sandbox, params).text)
