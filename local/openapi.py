@@ -47,12 +47,19 @@ HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 
 
 def api_functions() -> list[tuple[str, str]]:
-    """(code directory, handler module) of each function with HTTP routes, in template order."""
-    seen: dict[str, str] = {}
-    for route in http_routes():
-        directory = Path(route.code_uri).name
-        seen.setdefault(directory, route.handler.rsplit(".", 1)[0])
-    return list(seen.items())
+    """(code directory, handler module) of each function with HTTP routes, in template order. Functions may share a
+    directory (the webhook target and webhook management both deploy functions/webhook/), never a handler module."""
+    return list(dict.fromkeys((Path(route.code_uri).name, _handler_module(route.handler)) for route in http_routes()))
+
+
+def _handler_module(handler: str) -> str:
+    return handler.rsplit(".", 1)[0]
+
+
+def function_tag(directory: str, handler_module: str) -> str:
+    """The tag grouping a function's operations: its directory, and the module when it is not the usual ``app``
+    (``webhook`` is Asana's target, ``webhook-management`` its management API)."""
+    return directory if handler_module == "app" else f"{directory}-{handler_module}"
 
 
 def _envelope(description: str) -> dict[str, Any]:
@@ -111,7 +118,7 @@ def _webhook_operation(path: str) -> dict[str, Any]:
 
 
 # Functions that answer without an API resolver (the webhook target, lean for its cold start) have no routes for
-# Powertools to describe: their contract is written here, from the module that implements it.
+# Powertools to describe: their contract is written here, from the module that implements it. Keyed by function_tag.
 WITHOUT_RESOLVER: dict[str, Callable[[str], dict[str, Any]]] = {"webhook": _webhook_operation}
 
 
@@ -122,10 +129,14 @@ def _function_schema(directory: str, handler_module: str) -> dict[str, Any]:
             mode="json", by_alias=True, exclude_none=True
         )
         return schema
-    describe = WITHOUT_RESOLVER.get(directory)
+    describe = WITHOUT_RESOLVER.get(function_tag(directory, handler_module))
     if describe is None:
         raise LookupError(f"functions/{directory}/{handler_module}.py has no resolver to describe its routes")
-    routes = [route for route in http_routes() if Path(route.code_uri).name == directory]
+    routes = [
+        route
+        for route in http_routes()
+        if Path(route.code_uri).name == directory and _handler_module(route.handler) == handler_module
+    ]
     return {"paths": {route.path: {route.method.lower(): describe(route.path)} for route in routes}}
 
 
@@ -146,7 +157,7 @@ def generate() -> str:
     for directory, handler_module in api_functions():
         schema = _function_schema(directory, handler_module)
         for _, _, operation in _operations(schema):
-            tags[operation["operationId"]] = directory
+            tags[operation["operationId"]] = function_tag(directory, handler_module)
         merge.add_schema(schema)
     document = merge.get_openapi_schema()
     table = RouteTable.from_template()

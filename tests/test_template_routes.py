@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from local.gateway.routes import RouteTable
-from local.openapi import WITHOUT_RESOLVER
+from local.openapi import WITHOUT_RESOLVER, function_tag
 from local.template import HttpRoute, http_routes
 from tests.handlers.conftest import function_module, make_caller
 
@@ -26,7 +26,7 @@ FUNCTIONS = sorted({handler_of(route) for route in http_routes()})
 # Functions that route nothing themselves (the webhook target answers every POST API Gateway hands it, its prefix in
 # pathParameters: no resolver, for its cold start) serve exactly their declared routes; the test below that calls
 # every declared route covers them.
-ROUTED = [function for function in FUNCTIONS if function[0] not in WITHOUT_RESOLVER]
+ROUTED = [function for function in FUNCTIONS if function_tag(*function) not in WITHOUT_RESOLVER]
 
 
 def served_routes(function_dir: str, handler_module: str = "app") -> set[tuple[str, str]]:

@@ -73,7 +73,7 @@ def verify_settings(service: Service) -> SettingsStatus:
 
 @app.delete("/asana/api/settings", summary="Disconnect the organization: revoke its tokens, forget its settings")
 def delete_settings(service: Service) -> Disconnected:
-    return service.delete(admin())
+    return service.delete(admin(), remaining_time_ms)
 
 
 @app.get("/asana/api/workspaces", summary="Quick Action: the workspaces Asana shows this integration")

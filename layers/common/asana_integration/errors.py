@@ -28,6 +28,12 @@ FIX_PROXY = (
     "secret's ARN as AsanaProxySecretArn (ASANA_PROXY_SECRET_ARN; ASANA_PROXY in local development); if the proxy "
     "inspects TLS, set ASANA_CA_BUNDLE to its CA certificate bundle."
 )
+SEED_WEBHOOK_UNREACHABLE = "Webhook unreachable / handshake failure"
+# The seed's cause and fix (its curly apostrophe included), with the tenant's exact webhook URL in place of its example.
+FIX_WEBHOOK_UNREACHABLE = (
+    "Asana cannot reach {webhook_url}. Ensure firewall and DNS allow public access and test the webhook handshake "
+    "endpoint. The app excludes the webhook URL from CSRF so Asana\u2019s handshake will succeed if reachable."
+)
 
 
 class IntegrationError(Exception):

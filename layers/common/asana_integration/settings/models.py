@@ -54,6 +54,7 @@ class Disconnected(BaseModel):
 
     disconnected: Literal[True] = True
     connections_removed: int
+    webhooks_deleted: int = 0
 
 
 class QuickActionPage(BaseModel):

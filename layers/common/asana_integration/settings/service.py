@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Protocol
 
 from asana_integration.asana.client import AsanaClient, Page
 from asana_integration.config import Config
@@ -57,7 +58,7 @@ from asana_integration.settings.models import (
 from asana_integration.stores.credentials import CredentialStore
 from asana_integration.stores.organizations import OrganizationRegistry
 from asana_integration.stores.verifications import VerificationStore
-from asana_integration.tenant_urls import TenantUrls
+from asana_integration.tenant_urls import TenantUrls, tenant_urls
 
 FIX_PAT_REJECTED = (
     "Asana rejected the saved Personal Access Token. Create a new one in the Asana Developer Console "
@@ -70,6 +71,13 @@ PAT_SKIPPED = (
 )
 
 
+class OrganizationWebhooks(Protocol):
+    """Deletes an organization's webhooks, at Asana (with the client the factory makes) and in our records; returns
+    how many. Implemented by ``webhooks/management.py``, handed in so that settings does not depend on it."""
+
+    def __call__(self, org_id: str, client_for: Callable[[], AsanaClient]) -> int: ...
+
+
 class OrganizationSettingsService:
     def __init__(
         self,
@@ -79,6 +87,7 @@ class OrganizationSettingsService:
         verifications: VerificationStore,
         organizations: OrganizationRegistry,
         *,
+        delete_webhooks: OrganizationWebhooks | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._config = config
@@ -88,6 +97,7 @@ class OrganizationSettingsService:
         self._organizations = organizations
         self._access = OrganizationAccessResolver(config, credentials, connections)
         self._checks = CredentialChecks(config, connections)
+        self._delete_webhooks = delete_webhooks
         self._clock = clock
 
     def status(
@@ -158,15 +168,32 @@ class OrganizationSettingsService:
         )
         return self._status(credentials, connection, urls)
 
-    def delete(self, caller: Caller) -> Disconnected:
-        """Disconnect the organization: revoke its OAuth tokens at Asana, then forget its credentials and status."""
+    def delete(self, caller: Caller, remaining_time_ms: Callable[[], int] | None = None) -> Disconnected:
+        """Disconnect the organization: delete its webhooks at Asana and revoke its OAuth tokens there (while its
+        identity still works), then forget its credentials and status."""
         credentials = self._credentials.get(caller.org_id)
+        webhooks = (
+            self._delete_webhooks(caller.org_id, lambda: self._system_client(caller, remaining_time_ms))
+            if self._delete_webhooks
+            else 0
+        )
         revoked = self._connections.disconnect_organization(caller.org_id, credentials)
         self._credentials.delete(caller.org_id)
         self._verifications.delete(caller.org_id)
         self._organizations.remove(caller.org_id)
-        logger.info("organization disconnected", extra={"org_id": caller.org_id, "connections_removed": revoked})
-        return Disconnected(connections_removed=revoked)
+        logger.info(
+            "organization disconnected",
+            extra={"org_id": caller.org_id, "connections_removed": revoked, "webhooks_deleted": webhooks},
+        )
+        return Disconnected(connections_removed=revoked, webhooks_deleted=webhooks)
+
+    def _system_client(self, caller: Caller, remaining_time_ms: Callable[[], int] | None) -> AsanaClient:
+        """The organization's identity for clean-up: as a non-admin, so a dead connection never mints a Connect link
+        (and its OAuth state) on the way out."""
+        as_system = Caller(org_id=caller.org_id, user_id=caller.user_id, is_admin=False)
+        urls = tenant_urls(self._config, None)
+        access = self._access.resolve(as_system, urls, remaining_time_ms=remaining_time_ms)
+        return self._access.client(access, remaining_time_ms=remaining_time_ms)
 
     def quick_action(
         self,

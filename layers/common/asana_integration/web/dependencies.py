@@ -15,6 +15,7 @@ so a new configuration gets new clients instead of ones bound to an environment 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ from asana_integration.settings.upkeep import ConnectionUpkeep
 from asana_integration.stores.connections import ConnectionStore
 from asana_integration.stores.credential_revisions import CredentialRevisionStore
 from asana_integration.stores.credentials import CredentialStore
-from asana_integration.stores.field_crypto import TokenCipher
+from asana_integration.stores.field_crypto import TokenCipher, WebhookSecretCipher
 from asana_integration.stores.mirror import MirrorStore
 from asana_integration.stores.mirror_lookup import MirrorLookup
 from asana_integration.stores.organizations import OrganizationRegistry
@@ -46,12 +47,18 @@ from asana_integration.stores.sync_state import SyncStateStore
 from asana_integration.stores.upkeep_lease import UpkeepLeaseStore
 from asana_integration.stores.user_mappings import ManualMappingStore
 from asana_integration.stores.verifications import VerificationStore
+from asana_integration.stores.webhook_details import WebhookDetailStore
+from asana_integration.stores.webhooks import WebhookStore
 from asana_integration.sync.engine import SyncEngine
 from asana_integration.sync.queue import UnitQueue
 from asana_integration.sync.rate_budget import RateBudget
 from asana_integration.sync.starter import SyncStarter
+from asana_integration.sync.units import StartMessage, new_run_id
 from asana_integration.sync_admin.service import SyncAdmin
-from asana_integration.tenant_urls import tenant_urls
+from asana_integration.tenant_urls import TenantUrls, tenant_urls
+from asana_integration.webhooks.health import HEALTH_CHECK_ACTOR, WebhookHealthCheck
+from asana_integration.webhooks.management import WebhookManager
+from asana_integration.webhooks.test_handshake import HandshakeTester
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -94,7 +101,13 @@ class Services:
     @cached_property
     def settings(self) -> OrganizationSettingsService:
         return OrganizationSettingsService(
-            self.config, self.credentials, self.connections, self.verifications, self.organizations
+            self.config,
+            self.credentials,
+            self.connections,
+            self.verifications,
+            self.organizations,
+            # A lambda, so the webhook manager (and its KMS client) is built only when an organization disconnects.
+            delete_webhooks=lambda org_id, client_for: self.webhook_manager.delete_all(org_id, client_for),  # noqa: PLW0108
         )
 
     @cached_property
@@ -187,6 +200,53 @@ class Services:
     def rate_budget(self, org_id: str, time_left: Callable[[], float]) -> RateBudget:
         return RateBudget(self.mirror_table, org_id, self.config.asana_rate_limit_per_minute, time_left=time_left)
 
+    # --- Webhook management (issue 10): the records' management side, the test handshake, the health check -------
+
+    @cached_property
+    def webhook_store(self) -> WebhookStore:
+        return WebhookStore(self.table, WebhookSecretCipher(boto3.client("kms"), self.config.kms_key_id))
+
+    @cached_property
+    def webhook_details(self) -> WebhookDetailStore:
+        return WebhookDetailStore(self.table)
+
+    @cached_property
+    def webhook_manager(self) -> WebhookManager:
+        return WebhookManager(self.webhook_store, self.webhook_details)
+
+    @cached_property
+    def handshake_tester(self) -> HandshakeTester:
+        proxied = bool(self.config.asana_proxy or self.config.asana_proxy_secret_arn)
+        return HandshakeTester(self.webhook_store, proxy_configured=proxied)
+
+    @cached_property
+    def webhook_health(self) -> WebhookHealthCheck:
+        return WebhookHealthCheck(
+            self.webhook_manager,
+            self.webhook_store,
+            self.webhook_details,
+            organizations_after=self.organizations.organizations_after,
+            client_for=lambda org_id, remaining_ms: self.organization_client(
+                Caller(org_id=org_id, user_id=HEALTH_CHECK_ACTOR, is_admin=False),
+                tenant_urls(self.config, None),
+                remaining_ms,
+            ),
+            request_sync=self.request_incremental_sync,
+            default_webhook_url=tenant_urls(self.config, None).webhook_url,
+        )
+
+    def organization_client(
+        self, caller: Caller, urls: TenantUrls, remaining_ms: Callable[[], int] | None = None
+    ) -> AsanaClient:
+        """The organization's Asana client, by the seed's precedence (PAT > an admin's OAuth connection)."""
+        access = self.access.resolve(caller, urls, remaining_time_ms=remaining_ms)
+        return self.access.client(access, remaining_time_ms=remaining_ms)
+
+    def request_incremental_sync(self, org_id: str) -> None:
+        """Queue an incremental sync of the organization (what webhooks missed is read from Asana's events)."""
+        run_id = new_run_id(time.time())
+        self.sync_queue.send([StartMessage(org_id=org_id, run_id=run_id, mode="incremental", trigger="schedule")])
+
 
 # The sync acts for no user: not an admin, so a dead OAuth connection never mints a Connect link in its name.
 SYNC_USER = "system:sync"
@@ -233,3 +293,11 @@ def get_user_directory(services: EnvironmentServices) -> UserDirectory:
 
 def get_sync_admin(services: EnvironmentServices) -> SyncAdmin:
     return services.sync_admin
+
+
+def get_webhook_manager(services: EnvironmentServices) -> WebhookManager:
+    return services.webhook_manager
+
+
+def get_handshake_tester(services: EnvironmentServices) -> HandshakeTester:
+    return services.handshake_tester
