@@ -24,7 +24,7 @@ PAGE_DIR = Path(__file__).resolve().parent / "page"
 API_BASE = "/asana/api"
 # Parts of the page kept in files of their own: ``page/<name>.js`` and its ``page/<name>.css``. Their styles follow
 # the page's; their scripts run before the page's, so they listen before the page announces an admin.
-PANELS = ("sync-panel",)
+PANELS = ("sync-panel", "webhooks-panel")
 _PLACEHOLDER = re.compile(r"\{\{(NONCE|STYLE|SCRIPT|PANEL_SCRIPTS|BOOTSTRAP_JSON)\}\}")
 
 
