@@ -8,6 +8,7 @@ import json
 import boto3
 import pytest
 
+from asana_integration.models.mirror import MirrorKind
 from asana_integration.sync import engine
 from asana_integration.sync.units import Unit, UnitMessage
 from local.asana_sandbox import demo
@@ -180,3 +181,23 @@ def test_a_scheduled_incremental_pass_of_an_organization_without_imports_records
     manual, _ = sync.services.sync_starter.start(ORG, "incremental", "manual")  # an admin's start always runs
     sync.loop.drain()
     assert sync.services.sync_state.get_run(ORG, manual.run_id).status == "succeeded"
+
+
+def test_an_import_stopped_while_its_unit_runs_leaves_no_task_and_no_cursor(sync, monkeypatch):
+    sync.import_projects(TASK_PROJECT)
+    original = type(sync.services.asana_session).request
+
+    def stop_importing_first(session, method, url, *args, **kwargs):
+        if "/tasks" in url and sync.services.sync_state.remove_import(ORG, TASK_PROJECT):
+            sync.services.mirror.delete_all(ORG, MirrorKind.TASK, TASK_PROJECT)  # what DELETE …/import does
+        return original(session, method, url, *args, **kwargs)
+
+    monkeypatch.setattr(type(sync.services.asana_session), "request", stop_importing_first)
+
+    run = sync.run("full")
+
+    assert run.status == "succeeded"
+    assert f"TASK#{TASK_PROJECT}" not in sync.contents()
+    assert sync.services.sync_state.sync_cursor(ORG, TASK_PROJECT) is None
+    later = sync.run("full")  # the stopped import's project is not listed again
+    assert later.total_units == 4 + len(demo.TEAM_GIDS)

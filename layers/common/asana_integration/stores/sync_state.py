@@ -389,6 +389,10 @@ class SyncStateStore:
 
     # --- Imported projects ------------------------------------------------------------------------------------------
 
+    def is_imported(self, org_id: str, project_gid: str) -> bool:
+        key = {"pk": _import_pk(org_id), "sk": project_gid}
+        return "Item" in self._table.get_item(Key=key, ConsistentRead=True, ProjectionExpression="sk")
+
     def imports(self, org_id: str) -> list[ImportedProject]:
         items = query_items(self._table, KeyConditionExpression=Key("pk").eq(_import_pk(org_id)))
         return [_imported(item) for item in items]

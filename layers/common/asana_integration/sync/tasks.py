@@ -12,10 +12,14 @@ changed (renamed, deleted): a full listing too, since the tasks in it do not cha
 
 Incremental with granular scopes (``task_changes``; ``/events`` needs Full permissions): the tasks modified since the
 last pass began, less a margin for clock skew. Deletions wait for the next full pass.
+
+An admin may stop importing the project while its unit runs: a unit checks the import when it starts, and again
+before it stores the cursor; gone by then, it removes what it wrote instead (stopping an import removes its tasks).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,10 +38,23 @@ from asana_integration.sync.unit_run import Suspend, UnitRun
 SKEW_SECONDS = 60
 
 
+def while_imported(runner: Callable[[UnitRun], None]) -> Callable[[UnitRun], None]:
+    """Run ``runner`` only for a project that is still imported (a stopped import's queued units do nothing)."""
+
+    @functools.wraps(runner)
+    def guarded(run: UnitRun) -> None:
+        if run.state.is_imported(run.org_id, _project(run)):
+            runner(run)
+
+    return guarded
+
+
+@while_imported
 def sync_all_tasks(run: UnitRun) -> None:
     list_all_tasks(run, sync_token=None)
 
 
+@while_imported
 def follow_task_events(run: UnitRun) -> None:
     project_gid = _project(run)
     resumed = (run.resumed or {}).get("extra", {})
@@ -75,12 +92,13 @@ def follow_task_events(run: UnitRun) -> None:
         list_all_tasks(run, sync_token=token)
         return
     if not changes.touched:
-        run.state.save_sync_cursor(run.org_id, project_gid, SyncCursor(token, cursor.synced_since))
+        _save_cursor(run, SyncCursor(token, cursor.synced_since))
         return
     extra = {"phase": "changes", "modified_since": changes.since, "removed": sorted(changes.removed), "sync": token}
     _list_changes(run, {**extra, "synced_since": cursor.synced_since})
 
 
+@while_imported
 def follow_task_changes(run: UnitRun) -> None:
     project_gid = _project(run)
     resumed = (run.resumed or {}).get("extra", {})
@@ -124,8 +142,7 @@ def list_all_tasks(run: UnitRun, *, sync_token: str | None) -> None:
     except (AsanaNotFound, AsanaForbidden):
         _gone(run)
         raise
-    cursor = SyncCursor(listing.extra.get("sync"), listing.extra["synced_since"])
-    run.state.save_sync_cursor(run.org_id, project_gid, cursor)
+    _save_cursor(run, SyncCursor(listing.extra.get("sync"), listing.extra["synced_since"]))
 
 
 def _list_changes(run: UnitRun, extra: dict[str, Any]) -> None:
@@ -145,7 +162,16 @@ def _list_changes(run: UnitRun, extra: dict[str, Any]) -> None:
         if run.mirror.tombstone_one(run.org_id, MirrorKind.TASK, project_gid, gid):
             deleted.deleted += 1
     run.report.count(MirrorKind.TASK, deleted)
-    run.state.save_sync_cursor(run.org_id, project_gid, SyncCursor(extra.get("sync"), extra.get("synced_since")))
+    _save_cursor(run, SyncCursor(extra.get("sync"), extra.get("synced_since")))
+
+
+def _save_cursor(run: UnitRun, cursor: SyncCursor) -> None:
+    """Where the next pass starts; unless the import stopped meanwhile: then what this unit wrote goes too."""
+    project_gid = _project(run)
+    if run.state.is_imported(run.org_id, project_gid):
+        run.state.save_sync_cursor(run.org_id, project_gid, cursor)
+    else:
+        run.mirror.delete_all(run.org_id, MirrorKind.TASK, project_gid)
 
 
 def _tasks_source(run: UnitRun, project_gid: str, *, modified_since: str | None = None) -> Source:
