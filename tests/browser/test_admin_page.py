@@ -248,7 +248,7 @@ def test_requires_connection_offers_connect_which_navigates_to_the_connect_url(
     )
     admin_api(mock_api, status)
     consent = f"{MOCK_ORIGIN}/consent?client_id=1"
-    mock_api.on("POST /connect", 200, {"connect_url": consent})
+    mock_api.on("POST /connect", 200, {"connect_url": consent, "completion_key": "this-sessions-key"})
     page.route(
         f"{MOCK_ORIGIN}/consent*", lambda route: route.fulfill(status=200, body="consent", content_type="text/plain")
     )
@@ -259,6 +259,10 @@ def test_requires_connection_offers_connect_which_navigates_to_the_connect_url(
     page.locator("#org-connect").click()
     page.wait_for_url(consent)
     assert mock_api.calls_to("POST /connect")[0].body == {"purpose": "organization"}
+    # The key to finish stays in this tab; it never goes to Asana.
+    started = json.loads(page.evaluate("sessionStorage.getItem('securedb.asana.connect')"))
+    assert started == {"completion_key": "this-sessions-key", "purpose": "organization"}
+    assert "this-sessions-key" not in consent
     assert console_errors == []
 
 
@@ -429,7 +433,7 @@ def test_a_401_for_a_token_replaced_mid_flight_keeps_the_new_token(page: Page, m
     page.evaluate(f"window.postMessage({{type: 'securedb:asana:token', token: '{TOKEN}'}}, location.origin)")
     expect(page.locator("#connection-state")).to_have_text("Connected")
 
-    assert len(held) == 2  # settings and the personal connection, both with the old token
+    assert len(held) == 3  # settings, the personal connection and who is signed in, all with the old token
     expired = {"error": {"code": "unauthorized", "message": "Your SecureDB session has expired.", "fix": "Sign in."}}
     for route in held:
         route.fulfill(status=401, content_type="application/json", body=json.dumps(expired))
@@ -531,31 +535,116 @@ def test_token_from_the_embedding_parent_is_accepted_only_from_the_parent(
     assert console_errors == []
 
 
-def test_embedded_connect_opens_asana_in_a_new_tab_without_an_opener(page: Page, mock_api: MockApi, console_errors):
-    """Asana's consent page cannot be framed: the embedded page opens it in a tab that cannot reach back."""
+def test_embedded_connect_opens_a_pop_up_that_hands_asanas_redirect_back_and_the_frame_finishes(
+    page: Page, mock_api: MockApi, console_errors
+):
+    """Asana's consent page cannot be framed: a pop-up shows it, comes back to this page, posts the redirect to its
+    opener (the frame, same origin) and closes; the frame finishes with its own token and completion key."""
     status = copy.deepcopy(STATUS)
     status.update(pat_set=False, pat_last4=None)
     status["connection"].update(mode=None, state="requires_connection", asana_user=None, workspaces=None)
     admin_api(mock_api, status)
     consent = f"{MOCK_ORIGIN}/consent?client_id=1"
-    mock_api.on("POST /connect", 200, {"connect_url": consent})
-    page.context.route(
-        f"{MOCK_ORIGIN}/consent*",
-        lambda route: route.fulfill(status=200, body="<p>consent</p>", content_type="text/html"),
-    )
+    mock_api.on("POST /connect", 200, {"connect_url": consent, "completion_key": "frame-key"})
+    completed = {
+        "code": "connected",
+        "kind": "success",
+        "message": "The organization is connected to Asana.",
+        "purpose": "organization",
+    }
+
+    def finish(call: Call) -> tuple[int, Any]:
+        mock_api.on("GET /settings", 200, STATUS)  # the connection is stored: the status says so from now on
+        return 200, completed
+
+    mock_api.on_call("POST /connect/complete", finish)
+    back = f"{SETTINGS_URL}?outcome=awaiting_completion&purpose=organization#asana_state=the-state&asana_code=the-code"
+    # Asana's consent, approved, and the callback's 302 with the state and code in the fragment (as the server sends).
+    page.context.route(f"{MOCK_ORIGIN}/consent*", lambda route: route.fulfill(status=302, headers={"Location": back}))
+    page.context.route(f"{MOCK_ORIGIN}/asana/settings*", mock_api._serve_page)
     frame = embed_in_securedb_ui(page, mock_api)
-    expect(frame.get_by_role("heading", name="Sign in to SecureDB")).to_be_visible()
     send_token_from_the_ui(page, TOKEN)
     expect(frame.locator("#connection-state")).to_have_text("Requires connection")
 
-    with page.context.expect_page() as new_tab:
+    closed: list[Page] = []
+    # Listening from the moment it opens: it may hand the redirect over and close at once.
+    page.context.on("page", lambda popup: popup.on("close", lambda gone: closed.append(gone)))  # noqa: PLW0108 - Playwright cannot wrap a bound builtin
+    with page.context.expect_page():
         frame.locator("#org-connect").click()
-    tab = new_tab.value
-    tab.wait_for_url(consent)
-    expect(frame.locator("#connection-notice")).to_contain_text("Continue in the new tab.")
-    expect(frame.locator("#connection-notice")).not_to_contain_text("blocked")
-    assert tab.evaluate("window.opener") is None
+
+    expect(frame.locator("#page-notice .notice--success")).to_contain_text("The organization is connected to Asana.")
+    assert len(closed) == 1, "the pop-up closed itself after handing the redirect over"
+    expect(frame.locator("#connection-state")).to_have_text("Connected")
+    (call,) = mock_api.calls_to("POST /connect/complete")
+    assert call.body == {"state": "the-state", "code": "the-code", "completion_key": "frame-key"}
+    assert call.headers["authorization"] == f"Bearer {TOKEN}"  # the frame's session, not the pop-up's
     assert page.url == f"{UI_ORIGIN}/"  # the embedding UI stays where it was
+    assert console_errors == []
+
+
+def test_a_redirect_arriving_without_a_session_is_kept_until_sign_in_and_stores_nothing_before(
+    page: Page, mock_api: MockApi, console_errors
+):
+    admin_api(mock_api)
+    mock_api.on(
+        "POST /connect/complete",
+        200,
+        {"code": "connected", "kind": "success", "message": "Your Asana account is connected.", "purpose": "personal"},
+    )
+    open_page(page, mock_api, token=None, query="?outcome=awaiting_completion#asana_state=s1&asana_code=c1")
+
+    expect(page.get_by_role("heading", name="Sign in to SecureDB")).to_be_visible()
+    expect(page.locator("#page-notice")).to_contain_text("Sign in to finish connecting Asana.")
+    assert "asana_code" not in page.url, "the code leaves the address bar at once"
+    assert mock_api.calls_to("POST /connect/complete") == []
+
+    page.goto(SETTINGS_URL + f"#token={TOKEN}")  # signing in brings the browser back with a token
+
+    expect(page.locator("#page-notice .notice--success")).to_contain_text("Your Asana account is connected.")
+    assert [call.body for call in mock_api.calls_to("POST /connect/complete")] == [{"state": "s1", "code": "c1"}]
+    assert console_errors == []
+
+
+def test_load_teams_is_offered_for_organizations_only(page: Page, mock_api: MockApi, console_errors):
+    admin_api(mock_api)
+    mock_api.on("GET /workspaces", 200, {"data": STATUS["connection"]["workspaces"], "next_offset": None})
+    open_page(page, mock_api)
+    page.get_by_role("button", name="View Workspaces").click()
+    expect(page.locator("#result-workspaces-list li")).to_have_count(2)
+
+    expect(page.get_by_role("button", name="Load Teams")).to_be_enabled()  # the organization is picked
+    page.get_by_label("Workspace", exact=True).select_option("1201000000000002")  # Personal Projects
+    expect(page.get_by_role("button", name="Load Teams")).to_be_disabled()
+    assert console_errors == []
+
+
+def test_an_error_clears_the_results_it_replaces_counts_down_retry_after_and_links_named_pages(
+    page: Page, mock_api: MockApi, console_errors
+):
+    admin_api(mock_api)
+    mock_api.on("GET /workspaces", 200, {"data": STATUS["connection"]["workspaces"], "next_offset": None})
+    open_page(page, mock_api)
+    page.get_by_role("button", name="View Workspaces").click()
+    expect(page.locator("#result-workspaces-list li")).to_have_count(2)
+    limited = {
+        "code": "asana_rate_limited",
+        "message": "Asana's rate limit for this token is exhausted.",
+        "fix": "Wait, then try again. Asana's status: https://status.asana.com.",
+        "retry_after": 3,
+    }
+    mock_api.on("GET /workspaces", 429, {"error": limited})
+
+    page.get_by_role("button", name="View Workspaces").click()
+
+    notice = page.locator("#quick-notice")
+    expect(notice).to_contain_text("Asana's rate limit for this token is exhausted.")
+    expect(page.locator("#result-workspaces")).to_be_hidden()
+    expect(notice.get_by_role("link", name="https://status.asana.com")).to_have_attribute(
+        "href", "https://status.asana.com"
+    )
+    expect(notice).to_contain_text("You can retry in 3 seconds.")
+    expect(notice).to_contain_text("You can retry in 2 seconds.", timeout=2_500)
+    expect(notice).to_contain_text("You can retry now.", timeout=5_000)
     assert console_errors == []
 
 

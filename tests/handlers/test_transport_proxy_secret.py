@@ -63,8 +63,9 @@ def test_the_settings_function_verifies_through_the_proxy(proxy, settings_api):
 def test_the_oauth_callback_function_connects_through_the_proxy(proxy, settings_api, sandbox):
     for suffix in ("", "/"):
         sandbox.add_redirect_uri(demo.DEMO_APP_CLIENT_ID, f"https://expand.securedb.io/asana/settings{suffix}")
-    settings_api("PUT", SETTINGS, body=CREDENTIALS)
+    settings_api("PUT", SETTINGS, body=CREDENTIALS)  # checks the credentials with Asana: through the proxy too
     oauth = function_module("oauth_callback")
+    parameters.clear_caches()  # the oauth_callback function runs in its own execution environment: it reads the secret
 
     started = invoke(oauth, "POST", "/asana/api/connect", body={"purpose": "organization"})
     connect_url = json.loads(started["body"])["connect_url"]

@@ -21,12 +21,27 @@
  *                   {type: "securedb:asana:token-rejected"} after the API answered 401 (send a fresh token);
  *                   {type: "securedb:asana:resize", height} when the content height changes (to size the iframe).
  *       Sent with targetOrigin set to the parent's origin only (never "*"), and only when that origin is known.
+ *
+ * Connect finishes only in the browser session that started it. Connect gets an authorize URL and a completion key
+ * from the API; the key stays in this tab's sessionStorage and never goes to Asana. Asana's redirect comes back to
+ * this page with the state and code in the URL fragment (the server exchanged nothing); the page removes them from the
+ * address bar at once and finishes with POST /connect/complete: its own JWT, the key, the state and the code.
+ *   - top-level: the same tab went to Asana and back, so it still holds the token and the key;
+ *   - embedded: Asana refuses to be framed, so Connect opens a pop-up. The pop-up, back on this page, posts
+ *     {type: "securedb:asana:oauth-redirect", state, code} to its opener (this page, same origin only) and closes;
+ *     the opener finishes. The opener is kept for this (the pop-up only ever shows Asana and this page).
+ * A page that has no token yet (signed out) keeps the redirect in sessionStorage until one arrives; a page with
+ * another user's token, or without the key, is refused by the server and says how to start Connect instead.
  */
 (function () {
   "use strict";
 
   var TOKEN_KEY = "securedb.asana.token";
   var MSG_TOKEN = "securedb:asana:token";
+  var MSG_REDIRECT = "securedb:asana:oauth-redirect";
+  var CONNECT_KEY = "securedb.asana.connect";      // {completion_key, purpose}: the Connect this tab started
+  var REDIRECT_KEY = "securedb.asana.redirect";    // {state, code}: Asana's redirect, waiting for a signed-in session
+  var URL_PATTERN = /https?:\/\/[^\s<>"')]+[^\s<>"').,;:]/g;
 
   var STATE_LABELS = {
     connected: "Connected",
@@ -49,6 +64,8 @@
     role: null,          // "admin" | "member" | null (unknown)
     settings: null,      // last status JSON from GET/PUT /settings
     loadSeq: 0,          // ignores stale answers when the token changes mid-flight
+    popup: null,         // the Connect pop-up (embedded mode), the one window whose redirect message is accepted
+    countdowns: {},      // Retry-After countdown timers by notice region
     lists: {
       workspaces: { items: [], next: null, workspace: null },
       projects: { items: [], next: null, workspace: null },
@@ -104,6 +121,36 @@
     try { window.sessionStorage.removeItem(TOKEN_KEY); } catch (e) { /* ignore */ }
   }
 
+  function readSession(key) {
+    try {
+      var value = JSON.parse(window.sessionStorage.getItem(key) || "null");
+      return value && typeof value === "object" ? value : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function writeSession(key, value) {
+    try {
+      if (value === null) { window.sessionStorage.removeItem(key); } else { window.sessionStorage.setItem(key, JSON.stringify(value)); }
+    } catch (e) { /* storage blocked: this Connect can still finish in memory only */ }
+  }
+
+  /** Asana's redirect in the fragment (#asana_state=…&asana_code=…), removed from the address bar and history. */
+  function redirectFromFragment() {
+    var hash = window.location.hash;
+    if (!hash || hash.length < 2) { return null; }
+    var params = new URLSearchParams(hash.slice(1));
+    var stateParam = params.get("asana_state");
+    var code = params.get("asana_code");
+    if (stateParam === null && code === null) { return null; }
+    params.delete("asana_state");
+    params.delete("asana_code");
+    var rest = params.toString();
+    history.replaceState(history.state, "", window.location.pathname + window.location.search + (rest ? "#" + rest : ""));
+    return stateParam && code ? { state: stateParam, code: code } : null;
+  }
+
   function tokenFromFragment() {
     var hash = window.location.hash;
     if (!hash || hash.length < 2) { return null; }
@@ -125,6 +172,15 @@
 
   function onMessage(event) {
     var data = event.data;
+    if (data && typeof data === "object" && data.type === MSG_REDIRECT) {
+      // Only from the pop-up this page opened for Connect, showing this very origin.
+      if (event.origin !== window.location.origin || !state.popup || event.source !== state.popup) { return; }
+      state.popup = null;
+      if (typeof data.state === "string" && typeof data.code === "string") {
+        finishConnect({ state: data.state, code: data.code });
+      }
+      return;
+    }
     if (!data || typeof data !== "object" || data.type !== MSG_TOKEN) { return; }
     var fromSelf = event.origin === window.location.origin;
     var fromParent = framed && parentOrigin !== null && event.origin === parentOrigin && event.source === window.parent;
@@ -145,7 +201,8 @@
     this.fix = (error && error.fix) || null;
     this.connectUrl = (error && error.connect_url) || null;
     this.details = (error && Array.isArray(error.details)) ? error.details : [];
-    this.retryAfter = retryAfter || null;
+    var seconds = parseInt(retryAfter || (error && error.retry_after) || "", 10);
+    this.retryAfter = isFinite(seconds) && seconds > 0 ? seconds : null;
   }
 
   function genericError(status) {
@@ -206,14 +263,47 @@
   function setText(id, text) { $(id).textContent = text === undefined || text === null ? "" : String(text); }
   function show(id, visible) { $(id).hidden = !visible; }
 
+  /** Text with each web address in it as a link (opening in a new tab): a message that names a page links to it. */
+  function withLinks(node, text) {
+    var last = 0;
+    String(text).replace(URL_PATTERN, function (url, at) {
+      node.appendChild(document.createTextNode(text.slice(last, at)));
+      var link = el("a", null, url);
+      link.href = url;
+      link.target = "_blank";
+      link.rel = "noopener noreferrer";
+      node.appendChild(link);
+      last = at + url.length;
+      return url;
+    });
+    node.appendChild(document.createTextNode(text.slice(last)));
+    return node;
+  }
+
+  /** "You can retry in N seconds", counting down to "You can retry now." */
+  function countdown(regionId, seconds) {
+    var line = el("p", "notice__retry");
+    var left = seconds;
+    function tick() {
+      line.textContent = left > 0 ? "You can retry in " + left + (left === 1 ? " second." : " seconds.") : "You can retry now.";
+      if (left <= 0) { window.clearInterval(state.countdowns[regionId]); delete state.countdowns[regionId]; }
+      left -= 1;
+    }
+    tick();
+    state.countdowns[regionId] = window.setInterval(tick, 1000);
+    return line;
+  }
+
   /** Render a notice into a live region. notice: {kind, title, message, fix, details, connectPurpose, retryAfter} */
   function notify(regionId, notice) {
     var region = $(regionId);
     region.replaceChildren();
+    window.clearInterval(state.countdowns[regionId]);
+    delete state.countdowns[regionId];
     if (!notice) { return; }
     var box = el("div", "notice notice--" + (notice.kind || "info"));
     if (notice.title) { box.appendChild(el("p", "notice__title", notice.title)); }
-    if (notice.message && notice.message !== notice.title) { box.appendChild(el("p", null, notice.message)); }
+    if (notice.message && notice.message !== notice.title) { box.appendChild(withLinks(el("p"), notice.message)); }
     if (notice.details && notice.details.length) {
       var list = el("ul", "notice__details");
       notice.details.forEach(function (d) {
@@ -224,11 +314,11 @@
     if (notice.fix) {
       var fix = el("p", "notice__fix");
       fix.appendChild(el("strong", null, "How to fix: "));
-      fix.appendChild(document.createTextNode(notice.fix));
+      withLinks(fix, notice.fix);
       box.appendChild(fix);
     }
     if (notice.retryAfter) {
-      box.appendChild(el("p", null, "You can retry in " + notice.retryAfter + " seconds."));
+      box.appendChild(countdown(regionId, notice.retryAfter));
     }
     if (notice.connectPurpose) {
       var actions = el("div", "actions");
@@ -243,7 +333,7 @@
 
   function errorNotice(error, title, connectPurpose) {
     return {
-      kind: "error",
+      kind: error.code === "already_used" ? "info" : "error",
       title: title || null,
       message: error.message,
       fix: error.fix,
@@ -329,11 +419,31 @@
     var seq = ++state.loadSeq;
     show("signin", false);
     show("loading", true);
-    show("session", !framed);
+    var waiting = readSession(REDIRECT_KEY);
+    if (waiting) {
+      // Asana's redirect arrived before this session had a token: finish it now that there is one.
+      writeSession(REDIRECT_KEY, null);
+      await finishConnect(waiting, seq);
+      return;
+    }
     var settingsResult = loadSettings(seq);
     var personalResult = loadPersonal(seq);
-    await Promise.allSettled([settingsResult, personalResult]);
+    await Promise.allSettled([settingsResult, personalResult, loadSignedInUser(seq)]);
     if (seq === state.loadSeq) { show("loading", false); }
+  }
+
+  /** Who is signed in, by name (SecureDB's name claim, else the user id), in the header. */
+  async function loadSignedInUser(seq) {
+    try {
+      var me = await api("GET", "/me");
+      if (seq !== state.loadSeq) { return; }
+      setText("session-user", "Signed in to SecureDB as " + (me.display_name || me.user_id) +
+        (me.is_admin ? " (administrator)" : ""));
+      show("sign-out", !framed);
+      show("session", true);
+    } catch (error) {
+      if (seq === state.loadSeq && error.status !== 401) { show("session", false); }
+    }
   }
 
   async function loadSettings(seq) {
@@ -387,7 +497,9 @@
     var clientId = $("client_id");
     if (document.activeElement !== clientId || !clientId.value) { clientId.value = s.client_id || ""; }
     setText("client_secret-state", s.client_secret_set ? "A secret is saved; leave empty to keep it." : "Not set.");
-    setText("pat-state", s.pat_set ? "Saved: •••• " + (s.pat_last4 || "") + ". Leave empty to keep it." : "Not set.");
+    setText("pat-state", !s.pat_set ? "Not set." :
+      (s.pat_rejected ? "Saved, but Asana rejected it: save a new one, or remove it." :
+        "Saved" + (s.pat_last4 ? ": •••• " + s.pat_last4 : "") + ". Leave empty to keep it."));
     show("pat-remove-row", !!s.pat_set);
     if (!s.pat_set) { $("pat-remove").checked = false; $("pat").disabled = false; }
 
@@ -425,7 +537,7 @@
     setText("connection-identity", identity);
     setText("connection-user", describeUser(c.asana_user));
     show("connection-user-row", !!c.asana_user);
-    setText("connection-by", c.connected_by || "");
+    setText("connection-by", c.connected_by_name || c.connected_by || "");
     show("connection-by-row", c.mode === "oauth" && !!c.connected_by);
     var workspaces = Array.isArray(c.workspaces) ? c.workspaces : [];
     setText("connection-workspaces", workspaces.map(function (w) { return w.name; }).join(", "));
@@ -433,11 +545,13 @@
     setText("connection-checked", formatTime(c.checked_at));
     show("connection-checked-row", !!c.checked_at);
 
-    show("org-connect", stateName === "requires_connection" || (stateName === "error" && !!c.connect_url));
+    // Connect is offered whenever nothing can act for the organization: the status then carries a connect_url.
+    show("org-connect", stateName === "requires_connection" || !!c.connect_url);
     show("org-verify", !!s.configured);
     show("org-oauth-disconnect", c.mode === "oauth");
 
     if (workspaces.length && !state.lists.workspaces.items.length) { fillWorkspaceSelect(workspaces); }
+    updateTeamsButton();
   }
 
   var FORM_FIELDS = ["client_id", "client_secret", "pat"];
@@ -496,12 +610,15 @@
       renderSettings(status);
       var c = status.connection || {};
       var ok = c.state === "connected";
+      var check = status.credentials_check || {};
+      var unverified = check.client === "unverified";
+      notify("connection-notice", null);  // the card now says what the save found; an older notice would contradict it
       notify("form-notice", {
-        kind: ok ? "success" : (c.state === "requires_connection" ? "warning" : "error"),
+        kind: ok && !unverified ? "success" : (ok || c.state === "requires_connection" ? "warning" : "error"),
         title: ok ? "Saved. Connected to Asana." : "Saved. " + (STATE_LABELS[c.state] || "Not connected yet") + ".",
-        message: c.message,
-        fix: c.fix,
-        connectPurpose: c.state === "requires_connection" || (c.state === "error" && c.connect_url) ? "organization" : null
+        message: unverified ? check.message + " " + (c.message || "") : c.message,
+        fix: unverified && ok ? check.fix : c.fix,
+        connectPurpose: c.state === "requires_connection" || c.connect_url ? "organization" : null
       });
     } catch (error) {
       if (error.status === 401) { return; }
@@ -534,34 +651,97 @@
   }
 
   async function startConnect(purpose, button, regionId) {
+    // Opened before the request, while the click still allows a pop-up; pointed at Asana once the link is known.
+    var popup = framed ? window.open("", "securedb-asana-connect", "popup,width=760,height=820") : null;
     try {
       var result = await busy(button, "Opening Asana…", function () {
         return api("POST", "/connect", { purpose: purpose });
       });
-      if (!result.connect_url) { throw new ApiError(500, genericError(500)); }
+      if (!result.connect_url || !result.completion_key) { throw new ApiError(500, genericError(500)); }
       var url = new URL(result.connect_url, window.location.href);
       if (url.protocol !== "https:" && url.protocol !== "http:") { throw new ApiError(500, genericError(500)); }
+      // The key stays in this tab: only this session can finish what it starts.
+      writeSession(CONNECT_KEY, { completion_key: result.completion_key, purpose: purpose });
       if (framed) {
-        // Asana's consent page refuses to be framed: finish in a new tab, then refresh here when the user returns.
-        // Not the "noopener" feature: with it window.open always returns null, so a blocked pop-up could not be told
-        // from an opened tab. The tab opens blank (same origin), loses its opener, and only then goes to Asana.
-        var opened = window.open("about:blank", "_blank");
-        if (opened) {
-          opened.opener = null;
-          opened.location.href = url.href;
+        // Asana's consent page refuses to be framed: it opens in a pop-up, which posts Asana's redirect back here.
+        if (popup === null) {
+          notify(regionId, { kind: "warning", title: "Allow pop-ups to continue.",
+            message: "Your browser blocked the window for Asana's consent page. Allow pop-ups for this site, then " +
+              "click Connect again." });
+          return;
         }
-        notify(regionId, {
-          kind: "info",
-          title: opened === null ? "Allow pop-ups to continue." : "Continue in the new tab.",
-          message: opened === null ? "Your browser blocked the Asana consent page." :
-            "Approve SecureDB on Asana's consent page. This page refreshes when you come back."
-        });
+        state.popup = popup;
+        popup.location.href = url.href;
+        notify(regionId, { kind: "info", title: "Continue in the pop-up window.",
+          message: "Approve SecureDB on Asana's consent page. The window closes itself and this page finishes the " +
+            "connection." });
         return;
       }
       window.location.assign(url.href);
     } catch (error) {
+      if (popup) { popup.close(); }
       reportError(regionId, error, "Could not start the Asana connection.", purpose);
     }
+  }
+
+  /** Finish Connect after Asana's redirect, with this session's token and completion key (see the header). */
+  async function finishConnect(redirect, seq) {
+    var started = readSession(CONNECT_KEY) || {};
+    var body = { state: redirect.state, code: redirect.code };
+    if (started.completion_key) { body.completion_key = started.completion_key; }
+    notify("page-notice", { kind: "info", title: "Finishing the connection to Asana…" });
+    try {
+      var done = await api("POST", "/connect/complete", body);
+      writeSession(CONNECT_KEY, null);
+      showFinished({ kind: "success", message: done.message, fix: "", purpose: done.purpose, code: done.code });
+    } catch (error) {
+      if (error.status === 401) {  // the session ended: finish after signing in again
+        waitForSignIn(redirect);
+        return;
+      }
+      showFinished({ kind: error.code === "already_used" ? "info" : "error", message: error.message, fix: error.fix,
+        purpose: started.purpose || null, code: error.code });
+    }
+    await reloadAfterConnect(seq);
+  }
+
+  /** Reload what a finished (or refused) Connect may have changed, leaving no notice that contradicts it. */
+  async function reloadAfterConnect(seq) {
+    ["connection-notice", "form-notice", "quick-notice", "personal-notice"].forEach(function (id) { notify(id, null); });
+    var current = seq === undefined ? ++state.loadSeq : seq;
+    await Promise.allSettled([loadSettings(current), loadPersonal(current), loadSignedInUser(current)]);
+    if (current === state.loadSeq) { show("loading", false); }
+  }
+
+  /** A redirect back from Asana, arriving in this page: hand it to the opener (pop-up), finish it, or keep it. */
+  function receiveRedirect(redirect) {
+    var opener = null;
+    try {
+      opener = window.opener && window.opener.location.origin === window.location.origin ? window.opener : null;
+    } catch (e) {
+      opener = null;  // another origin's window, or the link to it was cut: not ours to message
+    }
+    if (opener) {
+      opener.postMessage({ type: MSG_REDIRECT, state: redirect.state, code: redirect.code }, window.location.origin);
+      notify("page-notice", { kind: "info", title: "Asana approved the connection.",
+        message: "Back in the SecureDB window, the connection is being finished. You can close this window." });
+      window.close();
+      return "handed";
+    }
+    if (!state.token) {
+      waitForSignIn(redirect);
+      return "waiting";
+    }
+    finishConnect(redirect);
+    return "finishing";
+  }
+
+  /** Keep Asana's redirect until a token arrives (a sign-in, or SecureDB's UI): nothing is stored before that. */
+  function waitForSignIn(redirect) {
+    writeSession(REDIRECT_KEY, redirect);
+    notify("page-notice", { kind: "warning", title: "Sign in to finish connecting Asana.",
+      message: "Nothing is connected until the SecureDB user who clicked Connect is signed in here.",
+      fix: "Sign in as that user. If someone else sent you this link, click Connect yourself instead." });
   }
 
   async function disconnectOrgOAuth() {
@@ -601,9 +781,10 @@
 
   function revokeNotice(result, title) {
     if (result && result.revoked === false) {
-      return { kind: "warning", title: title,
-        message: "Asana could not be reached to revoke the token, so it was deleted from SecureDB only.",
-        fix: "To be sure, remove SecureDB under My Settings → Apps in Asana." };
+      // The server words it by the real cause: Asana refused (and why), could not be reached, or no longer knew it.
+      return { kind: result.revocation === "unknown_token" ? "success" : "warning", title: title,
+        message: result.message || "Asana did not confirm the revocation, so the token was deleted from SecureDB only.",
+        fix: result.fix || null };
     }
     return { kind: "success", title: title, message: "The token was revoked at Asana and deleted from SecureDB." };
   }
@@ -632,11 +813,21 @@
     workspaces.forEach(function (w) {
       var option = el("option", null, w.name + (w.is_organization ? " (organization)" : ""));
       option.value = w.gid;
+      option.dataset.organization = w.is_organization ? "true" : "false";
       select.appendChild(option);
     });
     var keep = workspaces.some(function (w) { return w.gid === previous; });
     var org = workspaces.filter(function (w) { return w.is_organization; })[0];
     select.value = keep ? previous : (org || workspaces[0]).gid;
+    updateTeamsButton();
+  }
+
+  /** Load Teams is offered for organizations only: Asana keeps no teams in a plain workspace. */
+  function updateTeamsButton() {
+    var option = $("workspace").selectedOptions[0];
+    var plain = !!option && option.dataset.organization === "false";
+    $("qa-teams").disabled = plain;
+    $("qa-teams").title = plain ? "Teams exist in Asana organizations only: pick a workspace marked “organization”." : "";
   }
 
   function workspaceName(gid) {
@@ -681,7 +872,14 @@
       if (kind === "workspaces") { fillWorkspaceSelect(state.lists.workspaces.items); }
       return true;
     } catch (error) {
+      // The error replaces what this list showed: results from before would read as if they were current.
+      state.lists[kind] = { items: [], next: null, workspace: null };
+      $("result-" + kind + "-list").replaceChildren();
+      show("result-" + kind, false);
       reportError("quick-notice", error, "Could not load " + kind + " from Asana.");
+      if (error.status === 409 || error.code === "asana_forbidden") {
+        loadSettings(state.loadSeq);  // Asana refused the identity: the status card says so now too
+      }
       return false;
     }
   }
@@ -763,17 +961,24 @@
 
   function showOutcome(outcome) {
     if (!outcome || typeof outcome !== "object") { return; }
-    var success = outcome.code === "connected";  // every other code is a failure that stored nothing
-    var personal = outcome.purpose === "personal";
-    notify("page-notice", {
-      kind: success ? "success" : "error",
-      title: success
-        ? (personal ? "Your Asana account is connected." : "The organization is connected to Asana.")
-        : (personal ? "Your Asana account was not connected." : "The organization was not connected to Asana."),
-      message: outcome.message,
-      fix: outcome.fix
-    });
+    if (outcome.code !== "awaiting_completion") { showFinished(outcome); }
     // Drop ?outcome (and anything OAuth left behind) so a reload or a shared link does not show it again.
+    dropOutcomeFromUrl();
+  }
+
+  /** The end of a Connect, once: success, nothing changed (info), or nothing stored (error, with the fix). */
+  function showFinished(outcome) {
+    var kind = outcome.kind || (outcome.code === "connected" ? "success" : "error");
+    var personal = outcome.purpose === "personal";
+    var titles = {
+      success: personal ? "Your Asana account is connected." : "The organization is connected to Asana.",
+      info: "Nothing changed.",
+      error: personal ? "Your Asana account was not connected." : "The organization was not connected to Asana."
+    };
+    notify("page-notice", { kind: kind, title: titles[kind] || titles.error, message: outcome.message, fix: outcome.fix });
+  }
+
+  function dropOutcomeFromUrl() {
     var url = new URL(window.location.href);
     ["outcome", "purpose", "code", "state", "error", "error_description"].forEach(function (p) { url.searchParams.delete(p); });
     history.replaceState(history.state, "", url.pathname + url.search + url.hash);
@@ -846,6 +1051,7 @@
       if (this.checked) { pat.value = ""; }
     });
     $("org-verify").addEventListener("click", verify);
+    $("workspace").addEventListener("change", updateTeamsButton);
     $("org-connect").addEventListener("click", function () { startConnect("organization", this, "connection-notice"); });
     $("org-oauth-disconnect").addEventListener("click", disconnectOrgOAuth);
     $("org-disconnect").addEventListener("click", disconnectOrganization);
@@ -884,9 +1090,12 @@
   function start() {
     wire();
     showOutcome(bootstrap.outcome);
+    var redirect = redirectFromFragment();
     var token = initialToken();
-    if (token) {
-      storeToken(token);
+    if (token) { storeToken(token); }
+    if (redirect) {
+      if (receiveRedirect(redirect) === "waiting") { showSignIn(); }
+    } else if (state.token) {
       loadAll();
     } else {
       showSignIn();
