@@ -17,7 +17,7 @@ from tests import log_audit
 from tests.events import LambdaContext
 from tests.fake_proxy import FakeProxy
 from tests.handlers.conftest import function_module
-from tests.handlers.test_oauth_callback import api, connect_flow, oauth
+from tests.handlers.test_oauth_callback import api, connect_flow, oauth, outcome_of
 from tests.handlers.test_sync_end_to_end import connect
 from tests.sync_harness import SqsLoop, expected_mirror, live, mirror_contents
 
@@ -114,7 +114,8 @@ def test_a_malformed_record_fails_alone_and_the_rest_of_the_batch_runs(settings_
 
 
 def test_the_worker_renews_the_organization_s_expired_oauth_token_and_syncs(oauth, services, sandbox, aws, monkeypatch):
-    assert connect_flow(oauth, sandbox, purpose="organization").completed_status == 200
+    response, _ = connect_flow(oauth, sandbox, purpose="organization")
+    assert outcome_of(response)["outcome"] == ["connected"]
     services.sync_state.add_import("org-a", demo.DEMO_TASK_PROJECT_GID, imported_by="admin-a")
     sandbox.expire_access_tokens()
     started, created = services.sync_starter.start("org-a", "full", "manual")
