@@ -31,6 +31,9 @@ def pytest_configure(config: pytest.Config) -> None:
     # Metrics() and Logger() read these when observability is first imported, which may happen at collection.
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "SecureDB/AsanaIntegration")
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "asana-integration")
+    # Process-wide, not per test: the local stack sets the same value for its functions and checks it stays, and a
+    # per-test monkeypatch would delete it when the test that happened to start the stack ends.
+    os.environ["POWERTOOLS_TRACE_DISABLED"] = "1"
     logging.getLogger().setLevel(logging.INFO)
     logging.getLogger("urllib3").setLevel(logging.DEBUG)  # it logs request URLs, where token leaks usually hide
     log_audit.install()
@@ -84,7 +87,6 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "SecureDB/AsanaIntegration")
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "asana-integration")
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "1")
     _clear_caches()
     yield
     _clear_caches()
