@@ -4,7 +4,8 @@ The app holds no state: each request acts on the state its sandbox's server put 
 app, built once per process, serves any number of isolated sandboxes.
 
 Order per request: fault switches (delay, forced 429, injected 5xx) → per-token rate limit → authentication (API
-only) → the route. Every answered request is recorded afterwards (see recorder.py).
+only) → the route. A batch's actions each go through all of it as requests of their own (api_batch.py). Every
+answered request is recorded afterwards (see recorder.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from local.asana_sandbox.api import API_PREFIX, Api, register_read_routes
+from local.asana_sandbox.api_batch import BATCH_ACTION_KEY, BATCH_PATH, register_batch_routes
 from local.asana_sandbox.api_events import register_event_routes
 from local.asana_sandbox.api_memberships import register_membership_routes
 from local.asana_sandbox.api_projects import register_project_routes
@@ -65,7 +67,8 @@ def create_app() -> Flask:
         if not path.startswith(API_PREFIX):
             return None
         authorization = request.headers.get("Authorization")
-        if authorization and authorization.lower().startswith("bearer "):
+        # A batch's actions are each counted as they run (api_batch.py), the batch itself is not.
+        if authorization and authorization.lower().startswith("bearer ") and path != BATCH_PATH:
             retry_after = state.limiter.hit(authorization[7:].strip())
             if retry_after is not None:
                 return _asana_error(429, RATE_LIMITED, {"Retry-After": str(retry_after)})
@@ -76,7 +79,13 @@ def create_app() -> Flask:
     def record(response: Response) -> Response:
         if not request.path.startswith(CONTROL_PREFIX):
             current_state().recorder.record(
-                RecordedRequest(request.method, request.path, response.status_code, g.get("grant_type"))
+                RecordedRequest(
+                    request.method,
+                    request.path,
+                    response.status_code,
+                    g.get("grant_type"),
+                    via_batch=request.environ.get(BATCH_ACTION_KEY, False),
+                )
             )
         return response
 
@@ -99,6 +108,7 @@ def create_app() -> Flask:
         register_membership_routes,
         register_event_routes,
         register_webhook_routes,
+        register_batch_routes,
     ):
         register(app, api)
     register_oauth_routes(app)

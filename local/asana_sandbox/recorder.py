@@ -1,6 +1,8 @@
 """Records every request the sandbox answered, so tests can assert e.g. "exactly one refresh request".
 
 Only method, path (never the query string), OAuth grant type and status are kept: no token or secret is recorded.
+A Batch API action is recorded too, marked ``via_batch``: ``count`` counts the HTTP requests the sandbox received
+unless asked to count the actions as well (as Asana's rate limit does).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ class RecordedRequest:
     path: str
     status: int
     grant_type: str | None = None
+    via_batch: bool = False  # an action of a POST /batch, not an HTTP request of its own
 
 
 @dataclass(frozen=True)
@@ -49,12 +52,15 @@ class RequestRecorder:
         with self._lock:
             return list(self._revocations)
 
-    def count(self, method: str | None = None, path: str | None = None) -> int:
-        """Requests matching method and/or exact path (e.g. count("GET", "/api/1.0/users/me"))."""
+    def count(self, method: str | None = None, path: str | None = None, *, with_batch_actions: bool = False) -> int:
+        """HTTP requests matching method and/or exact path (e.g. count("GET", "/api/1.0/users/me")); with
+        ``with_batch_actions``, the actions of batches too."""
         return sum(
             1
             for r in self.requests()
-            if (method is None or r.method == method.upper()) and (path is None or r.path == path)
+            if (method is None or r.method == method.upper())
+            and (path is None or r.path == path)
+            and (with_batch_actions or not r.via_batch)
         )
 
     def grant_count(self, grant_type: str) -> int:

@@ -232,8 +232,11 @@ class AsanaSandbox:
     def requests(self) -> list[RecordedRequest]:
         return self.state.recorder.requests()
 
-    def request_count(self, method: str | None = None, path: str | None = None) -> int:
-        return self.state.recorder.count(method, path)
+    def request_count(
+        self, method: str | None = None, path: str | None = None, *, with_batch_actions: bool = False
+    ) -> int:
+        """HTTP requests received (a batch is one); with ``with_batch_actions``, its actions too."""
+        return self.state.recorder.count(method, path, with_batch_actions=with_batch_actions)
 
     def grant_count(self, grant_type: str) -> int:
         return self.state.recorder.grant_count(grant_type)

@@ -456,6 +456,20 @@ CASES = [
         status=404,
     ),
     Case("/webhooks/{webhook_gid}", "/webhooks/1209999999999999", method="delete", status=404),
+    Case(
+        "/batch",
+        "/batch",
+        method="post",
+        body={"data": {"actions": [{"relative_path": "/users/me", "method": "get", "options": {"fields": ["name"]}}]}},
+    ),
+    Case("/batch", "/batch", method="post", body={"data": {"actions": []}}, status=400),
+    Case(
+        "/batch",
+        "/batch",
+        method="post",
+        body={"data": {"actions": [{"relative_path": "/users/me", "method": "get"}] * 11}},
+        status=400,
+    ),
 ]
 
 
@@ -714,6 +728,32 @@ def test_events_match_the_spec(spec, sandbox):
         for related in ("user", "resource", "parent"):
             if event[related] is not None:
                 validate(spec, named, event[related])
+
+
+def test_a_batch_answers_each_action_as_its_endpoint_would_alone(spec, sandbox):
+    project = demo.DEMO_TASK_PROJECT_GID
+    actions = [
+        {"relative_path": "/events", "method": "get", "data": {"resource": project}},
+        {"relative_path": f"/projects/{project}", "method": "get", "options": {"fields": ["name", "archived"]}},
+        {"relative_path": "/projects/1204999999999999", "method": "get"},
+    ]
+    body = {"data": {"actions": actions}}
+    validate(spec, request_schema(spec, "/batch", "post"), body)
+
+    response = requests.post(
+        f"{sandbox.api_base_url}/batch", json=body, headers=headers_for(sandbox, "admin"), timeout=10
+    )
+
+    assert response.status_code == 200, response.text
+    results = response.json()["data"]
+    assert [result["status_code"] for result in results] == [412, 200, 404]
+    for result in results:
+        validate(spec, {"$ref": "#/components/schemas/BatchResponse"}, result)
+    events_412 = response_schema(spec, "/events", 412)
+    validate(spec, {"allOf": [events_412, {"required": ["errors", "sync"]}]}, results[0]["body"])
+    stored = sandbox.state.store.projects[project]
+    assert results[1]["body"]["data"] == {"gid": project, "name": stored.name, "archived": stored.archived}
+    validate(spec, error_schema(spec, response_schema(spec, "/projects/{project_gid}", 404)), results[2]["body"])
 
 
 def without_documented_nulls(spec: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
