@@ -150,9 +150,10 @@ def test_a_full_sync_of_the_demo_organization_mirrors_it_exactly(sync):
     assert run.counts["projects"].created == demo.ORG_PROJECT_COUNT + demo.PLAIN_PROJECT_COUNT
     assert run.counts["tasks"].created == demo.DEMO_TASK_COUNT
     assert run.counts["teams"].created == len(demo.TEAM_GIDS)
-    # Every call is a page of a list, plus one events call to take the imported project's first sync token.
+    # Every call is a page of a list, plus one Batch API request taking the imported project's first sync token.
     minimum = pagination_minimum(sync)
     assert sync.sandbox.request_count() - calls_before == run.asana_calls == minimum + 1
+    assert sync.sandbox.request_count("POST", "/api/1.0/batch") == 1
     assert not sync.writes.twice()
     assert sync.writes.total() == sum(c.created for c in run.counts.values())
 
@@ -218,8 +219,26 @@ def test_a_mid_size_organization_is_mirrored_exactly_within_the_pagination_minim
 
     sync.assert_mirror_equals_sandbox()
     assert run.status == "succeeded"
-    assert run.asana_calls <= pagination_minimum(sync) + len(imported)  # + one sync token per imported project
+    # + the imported projects' first sync tokens, ten projects a Batch API request
+    assert run.asana_calls == pagination_minimum(sync) + math.ceil(len(imported) / 10)
     assert not sync.writes.twice()
+
+
+def test_when_asana_gives_no_sync_tokens_ahead_each_project_takes_its_own_and_misses_nothing(sync):
+    imported = [demo.DEMO_TASK_PROJECT_GID, demo.numbered_gid(demo.PROJECT_PREFIX, 2)]
+    sync.import_projects(*imported)
+    sync.sandbox.inject_errors(count=1, status=500, path_prefix="/api/1.0/batch")
+
+    run = sync.run("full")
+    renamed = sync.sandbox.state.store.tasks[demo.numbered_gid(demo.TASK_PREFIX, 1)]
+    sync.sandbox.changes.update_task(demo.DEMO_ADMIN_USER_GID, renamed, {"name": "Renamed after the full sync"})
+    incremental = sync.run("incremental")
+
+    assert (run.status, incremental.status) == ("succeeded", "succeeded")
+    # The failed batch, then one events call per project, taking its token before its listing.
+    assert run.asana_calls == pagination_minimum(sync) + 1 + len(imported)
+    assert sync.sandbox.request_count("GET", "/api/1.0/events") == len(imported) * 2
+    sync.assert_mirror_equals_sandbox()
 
 
 def test_deactivated_users_and_deleted_teams_and_projects_become_tombstones(sync):

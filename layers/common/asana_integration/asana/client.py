@@ -23,6 +23,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import batched
 from typing import Any, Protocol
 
 import requests
@@ -42,6 +43,7 @@ from asana_integration.errors import (
 from asana_integration.observability import logger, metrics
 
 PAGE_LIMIT = 100  # Asana's maximum; next_page is only returned when a limit is sent.
+MAX_BATCH_ACTIONS = 10  # Asana's Batch API takes at most ten actions a request
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 
 # Time kept free after the last request so the function can still answer (and flush logs/metrics) before Lambda
@@ -86,11 +88,20 @@ class EventsPage:
     has_more: bool
 
 
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """One action's answer inside a Batch API response: the status and JSON body the endpoint returned."""
+
+    status_code: int
+    body: dict[str, Any]
+
+
 class CallObserver(Protocol):
     """Sees every HTTP attempt the client makes (a retried call is several attempts)."""
 
-    def before_request(self) -> None:
-        """Called before each attempt; may wait (a rate budget) or raise to stop the call."""
+    def before_request(self, cost: int = 1) -> None:
+        """Called before each attempt, with what it costs of Asana's rate limit (a batch: one per action); may
+        wait (a rate budget) or raise to stop the call."""
         ...
 
     def after_response(self, status: int | str) -> None:
@@ -248,12 +259,55 @@ class AsanaClient:
             )
         return EventsPage(data=_data_list(body), sync=sync, has_more=body.get("has_more") is True)
 
+    def batch(self, actions: Sequence[Mapping[str, Any]]) -> list[BatchResult]:
+        """Up to ten actions (``{"relative_path", "method", "data"?, "options"?}``) in one HTTP request to Asana's
+        Batch API, answered in order. Each action still counts against Asana's rate limit as a call of its own, and
+        fails or succeeds alone: its status is in its result, not raised."""
+        if not 0 < len(actions) <= MAX_BATCH_ACTIONS:
+            raise ValueError(f"a batch holds 1 to {MAX_BATCH_ACTIONS} actions, not {len(actions)}")
+        body = self.request("POST", "/batch", json={"data": {"actions": list(actions)}}, cost=len(actions))
+        results = [
+            BatchResult(int(item["status_code"]), item["body"] if isinstance(item.get("body"), dict) else {})
+            for item in _data_list(body)
+            if isinstance(item.get("status_code"), int)
+        ]
+        if len(results) != len(actions):
+            raise AsanaError(
+                f"Asana answered {len(results)} results to a batch of {len(actions)} requests.",
+                "A proxy may be answering instead of Asana: check ASANA_PROXY and ASANA_API_BASE_URL.",
+                code="asana_bad_response",
+            )
+        return results
+
+    def event_tokens(self, resource_gids: Sequence[str]) -> dict[str, str]:
+        """An Events API sync token positioned now for each resource, ten resources per HTTP request (the Batch
+        API; each read without a token answers 412 with a fresh one). A resource whose read gave no token (deleted,
+        no access, rate limited inside the batch) is left out: whoever reads its events takes one alone."""
+        tokens: dict[str, str] = {}
+        for chunk in batched(resource_gids, MAX_BATCH_ACTIONS, strict=False):
+            actions = [
+                {"relative_path": "/events", "method": "get", "data": {"resource": _checked_gid(gid, "resource")}}
+                for gid in chunk
+            ]
+            for gid, result in zip(chunk, self.batch(actions), strict=True):
+                sync = result.body.get("sync") if result.status_code in (200, 412) else None
+                if isinstance(sync, str) and sync:
+                    tokens[gid] = sync
+        return tokens
+
     # --- The request loop -------------------------------------------------------------------------------------------
 
     def request(
-        self, method: str, path: str, *, params: Params | None = None, json: Mapping[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        json: Mapping[str, Any] | None = None,
+        cost: int = 1,
     ) -> dict[str, Any]:
-        """Send one API call with the retry policy of this module and return Asana's whole JSON envelope."""
+        """Send one API call with the retry policy of this module and return Asana's whole JSON envelope. ``cost``:
+        what one attempt counts against Asana's rate limit (a batch: its number of actions)."""
         method = method.upper()
         path = _clean_path(path)
         started = self._monotonic()
@@ -262,7 +316,7 @@ class AsanaClient:
         retries = 0
         while True:
             if self._observer is not None:
-                self._observer.before_request()
+                self._observer.before_request(cost)
             outcome = self._attempt(method, path, token, params, json, attempt=retries + 1 + int(renewed))
             if self._observer is not None:
                 self._observer.after_response(

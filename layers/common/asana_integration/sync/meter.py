@@ -15,8 +15,9 @@ class CallMeter:
     limited: int = 0
     retries: int = 0
 
-    def before_request(self) -> None:
-        self.budget.take()
+    def before_request(self, cost: int = 1) -> None:
+        for _ in range(cost):  # a batch takes one token per action: Asana counts each as a request
+            self.budget.take()
 
     def after_response(self, status: int | str) -> None:
         self.calls += 1  # Asana counts every request against the quota, rejected ones included

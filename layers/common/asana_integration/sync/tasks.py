@@ -1,8 +1,9 @@
 """The tasks of an imported project: a full listing, or only what changed since the last pass.
 
-Full (``tasks``): every task of the project, tombstones for the rest. With Full permissions it first makes sure an
-Events API sync token is stored, taken *before* the listing, so the next incremental pass misses nothing that changed
-during it (one extra call, only while the project has no token).
+Full (``tasks``): every task of the project, tombstones for the rest. With Full permissions the listing starts from an
+Events API sync token taken *before* it, so the next incremental pass misses nothing that changed during it: the one
+stored, else the one the run's plan took for this unit (ten projects a request, planner.py), else one taken here (one
+call).
 
 Incremental with Full permissions (``task_events``): read the project's events from the stored token (≤ 100 a call,
 ``has_more`` for more). Nothing changed: one call, done. Otherwise one ``modified_since`` listing of the project
@@ -51,7 +52,7 @@ def while_imported(runner: Callable[[UnitRun], None]) -> Callable[[UnitRun], Non
 
 @while_imported
 def sync_all_tasks(run: UnitRun) -> None:
-    list_all_tasks(run, sync_token=None)
+    list_all_tasks(run, sync_token=run.unit.sync_token)
 
 
 @while_imported
