@@ -102,3 +102,19 @@ def test_a_shorter_pause_never_shortens_a_longer_one(table, clock):
     worker.take()
 
     assert clock.now - started >= 60
+
+
+def test_a_batch_request_costs_one_token_per_action_as_asana_counts_it(table, clock):
+    from asana_integration.sync.meter import CallMeter
+
+    meter = CallMeter(budget(table, clock, per_minute=60))
+    actions: list[float] = []
+
+    for _ in range(12):  # twelve batches of ten actions: two minutes' worth at 60 a minute
+        meter.before_request(10)
+        actions += [clock.now] * 10
+        meter.after_response(200)
+
+    busiest = max(bisect.bisect_left(actions, start + 60) - index for index, start in enumerate(actions))
+    assert busiest <= 60
+    assert meter.calls == 12  # the run record counts HTTP requests
