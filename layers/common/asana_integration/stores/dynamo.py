@@ -1,8 +1,10 @@
-"""The two DynamoDB patterns every store repeats: reading all pages of a query, and a condition that did not hold."""
+"""The DynamoDB patterns every store repeats: reading all pages of a query, a condition that did not hold, and
+items back as plain JSON values."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -24,3 +26,14 @@ def query_items(table: Table, **query: Any) -> Iterator[dict[str, Any]]:
 def is_condition_failed(error: ClientError) -> bool:
     """Whether a conditional write was refused because its ``ConditionExpression`` did not hold (not a fault)."""
     return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def plain_values(value: Any) -> Any:
+    """An item's values as JSON's: DynamoDB gives every number back as a ``Decimal``."""
+    if isinstance(value, Mapping):
+        return {str(k): plain_values(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain_values(v) for v in value]
+    if isinstance(value, Decimal):
+        return int(value) if value == int(value) else float(value)
+    return value

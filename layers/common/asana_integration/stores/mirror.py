@@ -19,7 +19,6 @@ import binascii
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
 from boto3.dynamodb.conditions import Attr, Key
@@ -34,7 +33,7 @@ from asana_integration.models.mirror import (
     MirrorKind,
     MirrorPage,
 )
-from asana_integration.stores.dynamo import is_condition_failed, query_items
+from asana_integration.stores.dynamo import is_condition_failed, plain_values, query_items
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -270,21 +269,10 @@ def _mirrored(item: Mapping[str, Any]) -> MirroredItem:
     deleted_at = item.get("deleted_at")
     return MirroredItem(
         gid=str(item["gid"]),
-        data=_plain(item.get("data", {})),
+        data=plain_values(item.get("data", {})),
         synced_at=str(item["synced_at"]),
         deleted_at=str(deleted_at) if deleted_at is not None else None,
     )
-
-
-def _plain(value: Any) -> Any:
-    """DynamoDB's values as JSON's: numbers come back as Decimal."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, Decimal):
-        return int(value) if value == int(value) else float(value)
-    return value
 
 
 # --- Offsets: the last key of a page, opaque to callers ----------------------------------------------------------

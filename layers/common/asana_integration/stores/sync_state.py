@@ -24,7 +24,6 @@ import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +33,7 @@ from botocore.exceptions import ClientError
 
 from asana_integration.models.mirror import MirrorCounts, MirrorKind
 from asana_integration.models.sync import ImportedProject, RunError, SyncMode, SyncRun, SyncTrigger
-from asana_integration.stores.dynamo import is_condition_failed, query_items
+from asana_integration.stores.dynamo import is_condition_failed, plain_values, query_items
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -185,7 +184,7 @@ class SyncStateStore:
         lease = self._table.get_item(Key=_run_key(org_id, LEASE_SK), ConsistentRead=True).get("Item")
         if not lease or int(lease["lease_expires_at"]) < self._clock():  # type: ignore[arg-type]
             return None
-        return self._run_or_lease(org_id, _plain(lease))
+        return self._run_or_lease(org_id, plain_values(lease))
 
     def recent_runs(self, org_id: str, limit: int = RECENT_RUNS) -> list[SyncRun]:
         """The latest runs, newest first."""
@@ -264,7 +263,7 @@ class SyncStateStore:
         item = self._table.get_item(Key=key, ConsistentRead=True).get("Item")
         if item is None:
             return None
-        return [_plain(child) for child in item.get("children", [])]  # type: ignore[union-attr]
+        return [plain_values(child) for child in item.get("children", [])]  # type: ignore[union-attr]
 
     def finish_if_done(self, org_id: str, run_id: str) -> SyncRun | None:
         """Finish the run when no unit is pending: its final status, end time, and the lease released."""
@@ -499,18 +498,8 @@ def _report_update(report: UnitReport, *, counts_unit: bool = True) -> tuple[str
 # --- Items as models ----------------------------------------------------------------------------------------------
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, Decimal):
-        return int(value) if value == int(value) else float(value)
-    return value
-
-
 def _run(item: Mapping[str, Any]) -> SyncRun:
-    data = _plain(item)
+    data = plain_values(item)
     counts = data.get("error_counts", {})
     errors = [
         RunError(**{**error, "count": counts.get(key, 1)}) for key, error in sorted(data.get("errors", {}).items())
@@ -523,7 +512,7 @@ def _old_item(error: ClientError) -> dict[str, Any]:
     """The item a failed condition found (``ReturnValuesOnConditionCheckFailure``), in DynamoDB's wire format."""
     wire: Mapping[str, Any] = error.response.get("Item") or {}  # type: ignore[assignment]
     deserializer = TypeDeserializer()
-    return {name: _plain(deserializer.deserialize(value)) for name, value in wire.items()}
+    return {name: plain_values(deserializer.deserialize(value)) for name, value in wire.items()}
 
 
 def _imported(item: Mapping[str, Any]) -> ImportedProject:

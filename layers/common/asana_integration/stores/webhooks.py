@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from asana_integration.models.webhooks import DeliveryTarget, WebhookKind, WebhookRecord, WebhookState
-from asana_integration.stores.dynamo import is_condition_failed, query_items
+from asana_integration.stores.dynamo import is_condition_failed, plain_values, query_items
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -417,7 +417,7 @@ def _record(item: Mapping[str, Any]) -> WebhookRecord:
         handshake_deadline=int(item["handshake_deadline"]),
         resource_gid=_text(item.get("resource_gid")),
         resource_type=_text(item.get("resource_type")),
-        filters=tuple(_plain(f) for f in item.get("filters", [])),
+        filters=tuple(plain_values(f) for f in item.get("filters", [])),
         asana_gid=_text(item.get("asana_gid")),
         handshake_at=_int(item.get("handshake_at")),
         activated_at=_int(item.get("activated_at")),
@@ -441,13 +441,3 @@ def _text(value: object) -> str | None:
 
 def _int(value: object) -> int | None:
     return int(value) if isinstance(value, int | Decimal) else None
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, Decimal):
-        return int(value) if value == int(value) else float(value)
-    return value
