@@ -52,6 +52,15 @@ def test_the_email_claims_name_is_configurable(services, monkeypatch):
     assert [email for _, email, _ in remembered()] == ["blake@acme.example"]
 
 
+def test_the_name_remembered_is_the_configured_name_claim_cleaned_for_showing(services, monkeypatch):
+    monkeypatch.setenv("CLAIM_NAME", "display_name")
+    get_config.cache_clear()
+
+    connection_status(email="blake@acme.example", name="Not this one", display_name="  Blake\u0007 Chen ")
+
+    assert remembered() == [("member-a", "blake@acme.example", "Blake Chen")]
+
+
 def test_when_remembering_fails_the_request_still_succeeds(services, monkeypatch):
     monkeypatch.setenv("MIRROR_TABLE_NAME", "no-such-table")
     get_config.cache_clear()

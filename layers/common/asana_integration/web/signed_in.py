@@ -21,7 +21,6 @@ from asana_integration.observability import logger
 from asana_integration.web.dependencies import EnvironmentServices
 
 _MAX_EMAIL = 254  # RFC 5321's limit on a forward path
-_MAX_NAME = 200
 
 
 def signed_in_caller(request: Request, services: EnvironmentServices) -> Caller:
@@ -30,11 +29,9 @@ def signed_in_caller(request: Request, services: EnvironmentServices) -> Caller:
     caller = caller_from_claims(claims, services.config)
     email = claims.get(services.config.claim_email)
     if isinstance(email, str) and "@" in email and len(email) <= _MAX_EMAIL:
-        name = claims.get("name")
         try:
-            services.signed_in_users.record(
-                caller.org_id, caller.user_id, email, name[:_MAX_NAME] if isinstance(name, str) else None
-            )
+            # The name from the configured claim (``CLAIM_NAME``), cleaned as everywhere it is shown.
+            services.signed_in_users.record(caller.org_id, caller.user_id, email, caller.name)
         except (ClientError, BotoCoreError) as error:
             logger.warning("could not remember the signed-in user's email", extra={"error": type(error).__name__})
     return caller
