@@ -123,6 +123,25 @@ def test_a_webhook_asana_deleted_is_recreated_and_a_sync_queued(world):
     wait_for(lambda: any(m["prefix"] == new["id"] for m in world.resources.take_queued()))
 
 
+def test_while_another_run_holds_the_lease_a_run_does_nothing_and_frees_nothing(world):
+    from asana_integration.stores.upkeep_lease import WEBHOOK_HEALTH, UpkeepLeaseStore
+
+    webhook = created(world)
+    assert asana(world, "DELETE", f"/webhooks/{webhook['gid']}").ok
+    leases = UpkeepLeaseStore(world.services.table, WEBHOOK_HEALTH)
+    other = leases.acquire("a-run-still-working", 300)
+    assert other is not None
+
+    skipped = check_health()
+    leases.release(other)
+    after = check_health()
+
+    assert (skipped["ran"], skipped["recreated"]) == (False, 0)
+    assert (after["ran"], after["recreated"]) == (True, 1)  # the skipped run left the lease as it found it
+    assert_replaced(world, webhook)
+    assert leases.acquire("the-next-run", 300) is not None  # and the run that worked released it
+
+
 def test_a_webhook_asana_reports_failing_is_recreated(world):
     webhook = created(world)
     world.sandbox.webhooks.fail_target(3, status=502, webhook_gid=webhook["gid"])
@@ -216,7 +235,7 @@ def test_each_run_starts_after_the_organization_the_last_one_checked(world):
     for webhook in (first, second):
         assert asana(world, "DELETE", f"/webhooks/{webhook['gid']}").ok
     health = world.services.webhook_health
-    budget = iter([60.0, 0.0])  # time for one organization only
+    budget = iter([60.0, 60.0, 0.0])  # the lease's hold, then time for one organization only
 
     report = health.run(lambda: next(budget))
 

@@ -1,5 +1,5 @@
-"""The connection upkeep's lease and cursor: one item, so that one run works at a time and each starts where the last
-stopped.
+"""A scheduled job's lease and cursor (the connection upkeep's, the webhook health check's): one item per job, so that
+one run works at a time and each starts where the last stopped.
 
 * **Lease.** A run takes it with a conditional write that succeeds only when no one holds it or the holder's time is
   up; a second run (a retry, a manual invocation, a late schedule) finds it held and leaves. This replaces reserved
@@ -8,8 +8,9 @@ stopped.
 * **Cursor.** The last organization a run reached. The next run starts after it and wraps around, so a run that is
   short of time leaves the rest to the next one instead of every run dropping the same tail.
 
-Item ``UPKEEP/CONNECTIONS``: ``lease_owner``, ``lease_expires_at`` (absent when free) and ``cursor``. It has no
-``expires_at``: the table's TTL must never take the cursor away.
+Item ``UPKEEP/<job>`` (``CONNECTIONS``, ``WEBHOOK_HEALTH``): ``lease_owner``, ``lease_expires_at`` (absent when
+free) and ``cursor`` (the webhook health check keeps its cursor with its webhook details). It has no ``expires_at``:
+the table's TTL must never take the cursor away.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from asana_integration.stores.dynamo import is_condition_failed
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
-_KEY = {"pk": "UPKEEP", "sk": "CONNECTIONS"}
+CONNECTION_UPKEEP = "CONNECTIONS"
+WEBHOOK_HEALTH = "WEBHOOK_HEALTH"
 
 
 @dataclass(frozen=True)
@@ -39,8 +41,9 @@ class UpkeepLease:
 
 
 class UpkeepLeaseStore:
-    def __init__(self, table: Table, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, table: Table, job: str = CONNECTION_UPKEEP, *, clock: Callable[[], float] = time.time) -> None:
         self._table = table
+        self._key = {"pk": "UPKEEP", "sk": job}
         self._clock = clock
 
     def acquire(self, owner: str, hold_seconds: float) -> UpkeepLease | None:
@@ -48,7 +51,7 @@ class UpkeepLeaseStore:
         now = int(self._clock())
         try:
             answer = self._table.update_item(
-                Key=_KEY,
+                Key=self._key,
                 UpdateExpression="SET lease_owner = :owner, lease_expires_at = :until",
                 ConditionExpression="attribute_not_exists(lease_owner) OR lease_expires_at < :now",
                 ExpressionAttributeValues={":owner": owner, ":until": now + math.ceil(hold_seconds), ":now": now},
@@ -65,7 +68,7 @@ class UpkeepLeaseStore:
         """Record that the run has reached ``cursor``; False if the lease is no longer ours (nothing was written)."""
         try:
             self._table.update_item(
-                Key=_KEY,
+                Key=self._key,
                 UpdateExpression="SET #cursor = :cursor",
                 ConditionExpression="lease_owner = :owner",
                 ExpressionAttributeNames={"#cursor": "cursor"},
@@ -81,7 +84,7 @@ class UpkeepLeaseStore:
         """Free the lease (the cursor stays), unless another run has taken it over meanwhile."""
         try:
             self._table.update_item(
-                Key=_KEY,
+                Key=self._key,
                 UpdateExpression="REMOVE lease_owner, lease_expires_at",
                 ConditionExpression="lease_owner = :owner",
                 ExpressionAttributeValues={":owner": lease.owner},

@@ -44,7 +44,7 @@ from asana_integration.stores.mirror_lookup import MirrorLookup
 from asana_integration.stores.organizations import OrganizationRegistry
 from asana_integration.stores.signed_in_users import SignedInUserStore
 from asana_integration.stores.sync_state import SyncStateStore
-from asana_integration.stores.upkeep_lease import UpkeepLeaseStore
+from asana_integration.stores.upkeep_lease import WEBHOOK_HEALTH, UpkeepLeaseStore
 from asana_integration.stores.user_mappings import ManualMappingStore
 from asana_integration.stores.verifications import VerificationStore
 from asana_integration.stores.webhook_details import WebhookDetailStore
@@ -225,6 +225,7 @@ class Services:
             self.webhook_manager,
             self.webhook_store,
             self.webhook_details,
+            UpkeepLeaseStore(self.table, WEBHOOK_HEALTH),
             organizations_after=self.organizations.organizations_after,
             client_for=lambda org_id, remaining_ms: self.organization_client(
                 Caller(org_id=org_id, user_id=HEALTH_CHECK_ACTOR, is_admin=False),

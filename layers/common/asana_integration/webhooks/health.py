@@ -16,12 +16,15 @@ deliver meanwhile are gone (webhooks cannot be replayed), so an incremental sync
 next sync reconciles the mirror.
 
 Organizations are visited from the one after the last checked (a cursor), so a run that runs short of time leaves
-different ones for the next run, never the same ones twice.
+different ones for the next run, never the same ones twice. One run works at a time (a lease,
+``stores/upkeep_lease.py``): EventBridge may deliver a schedule twice, and two runs would re-create the same failing
+webhook twice.
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +35,7 @@ from asana_integration.asana.client import AsanaClient
 from asana_integration.errors import IntegrationError
 from asana_integration.models.webhooks import WebhookKind, WebhookRecord, WebhookState
 from asana_integration.observability import logger, metrics
+from asana_integration.stores.upkeep_lease import UpkeepLeaseStore
 from asana_integration.stores.webhook_details import HealthNote, WebhookDetails, WebhookDetailStore
 from asana_integration.stores.webhooks import WebhookStore
 from asana_integration.webhooks.api_models import WebhookCreate, WebhookFilter
@@ -42,6 +46,8 @@ from asana_integration.webhooks.management import WebhookManager
 HEALTH_CHECK_ACTOR = "system:webhook-health"
 # An organization is started only with this much time left: its reads, and a re-creation's handshake.
 ORGANIZATION_SECONDS = 30.0
+# The lease outlives the run's own time by this much, so a run Lambda kills blocks the next one only briefly.
+LEASE_MARGIN_SECONDS = 60.0
 _LOGGED_PREFIX_CHARS = 8
 _FILTER_KEYS = ("resource_type", "resource_subtype", "action", "fields")
 
@@ -55,6 +61,7 @@ class HealthRunReport:
     unchecked_organizations: int = 0  # no usable Asana identity, or Asana could not be read
     syncs_requested: int = 0
     stopped_early: bool = False
+    ran: bool = True  # False: another run held the lease, and this one did nothing
     events: list[dict[str, Any]] = field(default_factory=list)  # what was done to which webhook, for the log
 
     def to_json(self) -> dict[str, Any]:
@@ -66,6 +73,7 @@ class HealthRunReport:
             "unchecked_organizations": self.unchecked_organizations,
             "syncs_requested": self.syncs_requested,
             "stopped_early": self.stopped_early,
+            "ran": self.ran,
         }
 
 
@@ -75,6 +83,7 @@ class WebhookHealthCheck:
         manager: WebhookManager,
         store: WebhookStore,
         details: WebhookDetailStore,
+        leases: UpkeepLeaseStore,
         *,
         organizations_after: Callable[[str | None], Iterable[str]],
         client_for: Callable[[str, Callable[[], int]], AsanaClient],
@@ -85,6 +94,7 @@ class WebhookHealthCheck:
         self._manager = manager
         self._store = store
         self._details = details
+        self._leases = leases
         self._organizations_after = organizations_after
         self._client_for = client_for
         self._request_sync = request_sync
@@ -92,7 +102,20 @@ class WebhookHealthCheck:
         self._clock = clock
 
     def run(self, time_left: Callable[[], float]) -> HealthRunReport:
-        """Check every organization's webhooks, from the one after the last run's; ``time_left`` in seconds."""
+        """Check every organization's webhooks, from the one after the last run's; ``time_left`` in seconds. Another
+        run holding the lease: this one leaves at once."""
+        # Unique per invocation: a retried event must not find "its own" lease from a run that died.
+        lease = self._leases.acquire(uuid.uuid4().hex, time_left() + LEASE_MARGIN_SECONDS)
+        if lease is None:
+            metrics.add_metric(name="WebhookHealthSkipped", unit=MetricUnit.Count, value=1)
+            logger.info("webhook health check skipped: another run holds the lease")
+            return HealthRunReport(ran=False)
+        try:
+            return self._check_in_turn(time_left)
+        finally:
+            self._leases.release(lease)
+
+    def _check_in_turn(self, time_left: Callable[[], float]) -> HealthRunReport:
         report = HealthRunReport()
         for org_id in self._organizations_after(self._details.health_cursor()):
             if time_left() < ORGANIZATION_SECONDS:
