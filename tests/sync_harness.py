@@ -9,7 +9,7 @@
 - :func:`expected_mirror` is the sandbox's own data, read from its store (not through the API the sync reads), as
   the mirror should hold it.
 - :func:`item_level_transaction_backups` makes moto's ``TransactWriteItems`` cost what it costs on AWS, not a copy of
-  the whole table (see there).
+  the whole table (see there), and :func:`partition_scoped_queries` does the same for its ``Query``.
 
 The benchmarks use these too (``bench/sync.py``).
 """
@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import re
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ from typing import Any
 
 import boto3
 import moto.dynamodb.models as moto_dynamodb
+import moto.dynamodb.models.table as moto_table
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.exceptions import TransactionCanceledException
 from moto.dynamodb.models import dynamodb_backends
@@ -327,3 +329,39 @@ def item_level_transaction_backups() -> Iterator[None]:
         yield
     finally:
         backend_class.transact_write_items = original  # type: ignore[method-assign]
+
+
+@contextmanager
+def partition_scoped_queries() -> Iterator[None]:
+    """moto answers every ``Query`` by sorting the whole table (``Table.all_items``) and only then keeping the queried
+    partition: with a large organization mirrored, each Query sorts tens of thousands of items, and a sync or a paged
+    read of the mirror spends most of its time there. DynamoDB reads the partition only. Here a Query of a table (not
+    of an index) starts from its partition's items alone; moto sorts, pages and filters them as before: the same
+    answer. Per thread, so concurrent requests (the local stack's moto server) each see their own."""
+    table_class = moto_table.Table
+    original_query, original_all_items = table_class.query, table_class.all_items
+    scoped = threading.local()
+
+    def all_items(self: Any) -> list[Any]:
+        partition = getattr(scoped, "partition", None)
+        if partition is not None and partition[0] is self:
+            return list(partition[1])
+        return original_all_items(self)
+
+    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+        if index_name is not None or hash_key is None or not self.range_key_attr:
+            return original_query(self, hash_key, *args, **kwargs)
+        scoped.partition = (self, list(self.items.get(hash_key, {}).values()))
+        try:
+            return original_query(self, hash_key, *args, **kwargs)
+        finally:
+            scoped.partition = None
+
+    table_class.query = query  # type: ignore[method-assign]
+    table_class.all_items = all_items  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        table_class.query = original_query  # type: ignore[method-assign]
+        table_class.all_items = original_all_items  # type: ignore[method-assign]
