@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import boto3
 import pytest
 from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from asana_integration.config import get_config
 from asana_integration.web.dependencies import Services
@@ -111,6 +112,46 @@ def test_a_malformed_record_fails_alone_and_the_rest_of_the_batch_runs(settings_
     run = fresh_services.sync_state.get_run("org-a", good["run_id"])
     assert (run.status, run.total_units) == ("running", 4)  # planned: users, projects, teams
     assert {message["unit"]["kind"] for message in queued(aws.sync_queue_url)} == {"users", "projects", "teams"}
+
+
+@pytest.mark.parametrize(("receive_count", "status"), [(4, "running"), (5, "failed")])
+def test_a_unit_failing_unexpectedly_is_recorded_as_failed_on_its_last_receive_before_the_dead_letter_queue(
+    settings_api, fresh_services, monkeypatch, receive_count, status
+):
+    from asana_integration.sync import engine
+
+    credentials = {"client_id": demo.DEMO_APP_CLIENT_ID, "client_secret": demo.DEMO_APP_CLIENT_SECRET}
+    assert settings_api("PUT", "/asana/api/settings", body={**credentials, "pat": demo.DEMO_PAT})[0] == 200
+
+    def a_bug(run: object) -> None:
+        raise RuntimeError("a bug in the plan")
+
+    monkeypatch.setitem(engine.RUNNERS, "plan", a_bug)
+    worker = handler("worker", fresh_services, monkeypatch)
+    start = {"type": "start", "org_id": "org-a", "run_id": "20261202T000000000000Z-00000002", "mode": "full"}
+    record = sqs_record("start", json.dumps({**start, "trigger": "manual"}))
+    record["attributes"]["ApproximateReceiveCount"] = str(receive_count)  # the SyncQueue's maxReceiveCount is 5
+
+    # The whole batch failed: Lambda returns it to SQS, which redrives it to the dead-letter queue as before.
+    with pytest.raises(BatchProcessingError):
+        worker.lambda_handler({"Records": [record]}, LambdaContext(timeout_seconds=120))
+
+    run = fresh_services.sync_state.get_run("org-a", start["run_id"])
+    assert run.status == status
+    assert [(error.kind, error.code) for error in run.errors] == (
+        [] if status == "running" else [("plan", "sync_failed")]
+    )
+
+
+def test_the_worker_is_told_the_sync_queue_s_max_receive_count():
+    from local.template import load_template
+
+    resources = load_template()["Resources"]
+    variables = resources["SyncWorkerFunction"]["Properties"]["Environment"]["Variables"]
+
+    assert (
+        variables["SYNC_MAX_RECEIVE_COUNT"] == resources["SyncQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"]
+    )
 
 
 def test_the_worker_renews_the_organization_s_expired_oauth_token_and_syncs(oauth, services, sandbox, aws, monkeypatch):

@@ -32,6 +32,9 @@ class Config(BaseModel):
     # The Asana plan's per-token limit (1,500 a minute on paid plans, 150 on free ones); all sync workers of an
     # organization share it (sync/rate_budget.py).
     asana_rate_limit_per_minute: Annotated[int, Field(alias="ASANA_RATE_LIMIT_PER_MINUTE", ge=10, le=100_000)] = 1500
+    # The sync queue's redrive maxReceiveCount (template.yaml): a worker on a message's last receive records its unit
+    # as failed before the message goes to the dead-letter queue, so the run ends instead of staying "running".
+    sync_max_receive_count: Annotated[int, Field(alias="SYNC_MAX_RECEIVE_COUNT", ge=1, le=1000)] = 5
 
     # Where SecureDB serves this integration; tenant subdomains must also be in allowed_tenant_hosts.
     public_base_url: Annotated[HttpUrl, Field(alias="PUBLIC_BASE_URL")]

@@ -76,6 +76,7 @@ class SyncEngine:
         budgets: BudgetFactory,
         scopes_mode: ScopesMode,
         asana_timeout_seconds: float,
+        max_receive_count: int = 5,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._state = state
@@ -85,16 +86,46 @@ class SyncEngine:
         self._budgets = budgets
         self._scopes_mode: ScopesMode = scopes_mode
         self._reserve_seconds = asana_timeout_seconds + RESERVE_MARGIN_SECONDS
+        self._max_receive_count = max_receive_count
         self._clock = clock
 
-    def handle_body(self, body: str, remaining_ms: Callable[[], int]) -> None:
-        self.handle(parse_message(body), remaining_ms)
+    def handle_body(self, body: str, remaining_ms: Callable[[], int], *, receive_count: int = 1) -> None:
+        self.handle(parse_message(body), remaining_ms, receive_count=receive_count)
 
-    def handle(self, message: StartMessage | UnitMessage, remaining_ms: Callable[[], int]) -> None:
-        if isinstance(message, StartMessage):
-            self._start(message, remaining_ms)
+    def handle(
+        self, message: StartMessage | UnitMessage, remaining_ms: Callable[[], int], *, receive_count: int = 1
+    ) -> None:
+        """Run the message. The unexpected (a bug, AWS failing) is raised for SQS to deliver the message again; on
+        its last receive, before it goes to the dead-letter queue, its unit is first recorded as failed, so the run
+        ends and shows why instead of staying "running" until its lease runs out."""
+        try:
+            if isinstance(message, StartMessage):
+                self._start(message, remaining_ms)
+            else:
+                self._run_unit(message, remaining_ms)
+        except Exception as error:
+            if receive_count >= self._max_receive_count:
+                self._fail_for_good(message, error)
+            raise
+
+    def _fail_for_good(self, message: StartMessage | UnitMessage, error: Exception) -> None:
+        if isinstance(message, StartMessage):  # the start runs the run's plan: that is the unit that failed
+            plan = Unit(kind="plan", projects=message.projects)
+            unit_message = UnitMessage(org_id=message.org_id, run_id=message.run_id, mode=message.mode, unit=plan)
         else:
-            self._run_unit(message, remaining_ms)
+            unit_message = message
+        org_id, run_id = unit_message.org_id, unit_message.run_id
+        try:
+            run = self._state.get_run(org_id, run_id)
+            if run is None or run.status != "running":
+                return
+            checkpoint = self._state.load_checkpoint(org_id, run_id, unit_message.unit.unit_id)
+            self._failed(unit_message, UnitReport(), error, checkpoint.chunks if checkpoint else 0)
+        except Exception as recording:  # the message's own failure is what gets raised
+            logger.warning(
+                "could not record a unit failing for good",
+                extra={"org_id": org_id, "run_id": run_id, "error": type(recording).__name__},
+            )
 
     # --- Start ------------------------------------------------------------------------------------------------------
 

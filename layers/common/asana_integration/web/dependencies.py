@@ -178,6 +178,7 @@ class Services:
             budgets=self.rate_budget,
             scopes_mode=self.config.oauth_scopes_mode,
             asana_timeout_seconds=self.config.asana_timeout_seconds,
+            max_receive_count=self.config.sync_max_receive_count,
         )
 
     @cached_property
