@@ -64,8 +64,9 @@ def harness(size: Any, *, rate_limit: int = 1_000_000) -> Iterator[Harness]:
     from asana_integration.web.dependencies import Services
     from functions.sync import dispatcher, worker
     from local.asana_sandbox import AsanaSandbox, demo
+    from local.moto_costs import item_level_transaction_backups
     from tests.aws import create_resources
-    from tests.sync_harness import MirrorWrites, SqsLoop, item_level_transaction_backups
+    from tests.sync_harness import MirrorWrites, SqsLoop
 
     with mock_aws(), AsanaSandbox(port=0, dataset=size) as sandbox, item_level_transaction_backups():
         sandbox.set_rate_limit(rate_limit)

@@ -15,6 +15,7 @@ import socket
 import threading
 import urllib.request
 from collections.abc import Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ from moto.server import ThreadedMotoServer
 
 from local.gateway.environment import LOCAL_DEPLOYMENT
 from local.gateway.runtime import ACCOUNT_ID, REGION, STACK_NAME
+from local.moto_costs import item_level_transaction_backups, partition_scoped_queries
 from local.template import ROOT, TemplateError, load_template, local_intrinsics, table_definition, ttl_attribute
 
 if TYPE_CHECKING:
@@ -78,9 +80,14 @@ class LocalAws:
         self._started = False
         self._session: boto3.Session | None = None
         self._clients: dict[str, Any] = {}
+        self._moto_costs = ExitStack()
 
     def start(self) -> LocalAws:
         _ensure_free(self._host, self._port)
+        # DynamoDB's item-level costs, not moto's whole-table ones: a large organization's sync stays fast and small.
+        # The transaction backups assume one DynamoDB request at a time, which _DynamoDbRequestsOneAtATime ensures.
+        self._moto_costs.enter_context(item_level_transaction_backups())
+        self._moto_costs.enter_context(partition_scoped_queries())
         self._server.start()
         self._started = True
         # moto builds its WSGI server in start(); only the app it serves is wrapped.
@@ -102,6 +109,7 @@ class LocalAws:
         if self._started:
             self._server.stop()
             self._started = False
+        self._moto_costs.close()
 
     @property
     def endpoint_url(self) -> str:

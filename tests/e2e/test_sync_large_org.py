@@ -11,8 +11,8 @@ Then a task is changed and another deleted through Asana's own API, and an incre
 
 Nothing here depends on how many Asana calls the sync makes. One module-scoped setup: the organization is built and
 synced once; afterwards the shared stack's mirror table and the sandbox's demo data are as they were, for the tests
-that follow. moto's whole-table costs (a table copy per ``TransactWriteItems``, a table sort per ``Query``) are made
-DynamoDB's meanwhile (tests/sync_harness.py): without them moto, not the sync, takes most of the time.
+that follow. The stack's moto server runs with DynamoDB's item-level costs instead of moto's whole-table ones
+(local/moto_costs.py): without them moto, not the sync, takes most of the time and gigabytes of memory.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from local.asana_sandbox.large_org import LARGE
 from local.gateway.runtime import ACCOUNT_ID, REGION
 from tests import log_audit
 from tests.conftest import RunningStack
-from tests.sync_harness import expected_mirror, item_level_transaction_backups, partition_scoped_queries
+from tests.sync_harness import expected_mirror
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -164,7 +164,7 @@ def large_org(local_stack: RunningStack) -> Iterator[LargeOrg]:
     (each unit's completion) and sorts it on every ``Query``. The two harness patches make both cost what they cost
     on DynamoDB, with the same answers (tests/sync_harness.py)."""
     drain(local_stack)  # whatever an earlier test left queued
-    with mirror_table_restored(local_stack), item_level_transaction_backups(), partition_scoped_queries():
+    with mirror_table_restored(local_stack):
         loaded = sandbox_control(local_stack, "dataset", {"size": "large"})
         assert loaded["tasks"] == LARGE.imported_tasks
         try:

@@ -19,6 +19,7 @@ from asana_integration.sync import engine, listing
 from asana_integration.web.dependencies import Services
 from local.asana_sandbox import AsanaSandbox, demo
 from local.asana_sandbox.large_org import OrgSize
+from local.moto_costs import item_level_transaction_backups
 from tests.aws import AwsResources
 from tests.handlers.conftest import function_module
 from tests.sync_harness import (
@@ -26,7 +27,6 @@ from tests.sync_harness import (
     SqsLoop,
     WorkerKilled,
     expected_mirror,
-    item_level_transaction_backups,
     live,
     mirror_contents,
     tombstones,

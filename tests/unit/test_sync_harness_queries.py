@@ -1,4 +1,4 @@
-"""``partition_scoped_queries`` (tests/sync_harness.py) changes what moto's Query costs, never what it answers: every
+"""``partition_scoped_queries`` (local/moto_costs.py) changes what moto's Query costs, never what it answers: every
 kind of Query the stores make, and an index's, answers the same with it as without it."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import boto3
 from boto3.dynamodb.conditions import Attr, Key
 from moto import mock_aws
 
-from tests.sync_harness import partition_scoped_queries
+from local.moto_costs import partition_scoped_queries
 
 QUERIES: list[dict[str, Any]] = [
     {"KeyConditionExpression": Key("pk").eq("ORG#a#TASK#1")},
