@@ -102,3 +102,88 @@ def test_a_shorter_pause_never_shortens_a_longer_one(table, clock):
     worker.take()
 
     assert clock.now - started >= 60
+
+
+def test_another_organization_s_budget_neither_waits_for_a_pause_nor_shares_its_tokens(table, clock):
+    paused = budget(table, clock, org="org-a")
+    paused.pause(30)
+    for _ in range(PER_MINUTE // 10):  # org-a's bucket is empty and blocked; org-b's whole burst is still there
+        budget(table, clock, org="org-b").take()
+
+    assert clock.slept == []
+
+
+@pytest.mark.parametrize("per_minute", [150, 20])
+def test_small_plans_never_exceed_their_limit_in_any_rolling_minute(table, clock, per_minute):
+    workers = [budget(table, clock, per_minute=per_minute) for _ in range(2)]
+    calls: list[float] = []
+
+    for n in range(3 * per_minute):
+        workers[n % 2].take()
+        calls.append(clock.now)
+        clock.now += 0.01
+
+    busiest = max(bisect.bisect_left(calls, start + 60) - index for index, start in enumerate(calls))
+    assert busiest <= per_minute
+    burst, refill = per_minute // 10, (per_minute - per_minute // 10) / 60
+    assert calls[-1] - calls[0] < (3 * per_minute - burst) / refill * 1.15  # and the budget is used, not hoarded
+
+
+def test_one_call_takes_one_token_and_no_batch_waits_for_more_than_the_bucket_holds(table, clock):
+    worker = budget(table, clock, per_minute=50)  # a bucket of 5 tokens, refilled with the other 45 over the minute
+
+    worker.take()
+    item = table.get_item(Key={"pk": "ORG#org-a#RATE", "sk": "BUDGET"})["Item"]
+    assert float(item["tokens"]) == 4
+    for _ in range(40):  # batches grow to 8 and 10 tokens: more than the bucket ever holds
+        worker.take()
+
+    assert clock.slept
+    assert max(clock.slept) <= 5 / (45 / 60) + 0.01
+
+
+def test_a_conflicting_writer_retries_on_the_state_the_failed_write_returned_without_reading_again(
+    table, clock, monkeypatch
+):
+    first, second = budget(table, clock), budget(table, clock)
+    first.take()
+    second.take()  # both have read and written the bucket once: each knows a version
+    first.take()  # first's next batch moves the version on; second's knowledge is now stale
+    first.take()
+    reads: list[int] = []
+    original = table.get_item
+    monkeypatch.setattr(table, "get_item", lambda **kwargs: reads.append(1) or original(**kwargs))
+
+    second.take()  # its write fails the version check; the failure carries the current state
+
+    assert reads == []
+
+
+def test_without_a_lambda_deadline_a_wait_of_up_to_a_minute_is_waited_and_a_longer_one_refused(table, clock):
+    waiting = budget(table, clock, org="org-wait")
+    waiting.pause(59)
+    waiting.take()
+    assert clock.slept[0] == pytest.approx(59, abs=0.01)
+
+    refusing = budget(table, clock, org="org-refuse")
+    refusing.pause(61)
+    clock.slept.clear()
+    with pytest.raises(RateBudgetExhausted) as exhausted:
+        refusing.take()
+    assert exhausted.value.wait_seconds == pytest.approx(61, abs=0.01)
+    assert clock.slept == []
+
+
+def test_a_wait_that_fits_the_time_left_is_waited_for_a_whole_batch_else_for_one_token(table, clock):
+    refill = (60 - 6) / 60  # 60 a minute: a bucket of 6, 0.9 tokens a second
+    roomy = budget(table, clock, org="org-roomy", per_minute=60, time_left=lambda: 30.0)
+    for _ in range(6 + 1 + 2 + 4):  # the burst, then batches of 1, 2, 4 and 6 while empty
+        roomy.take()
+    assert max(clock.slept) * refill > 1.5  # a batch of several tokens was waited for in one go
+
+    clock.slept.clear()
+    tight = budget(table, clock, org="org-tight", per_minute=60, time_left=lambda: 1.5 / refill)
+    for _ in range(6 + 1 + 2 + 4):
+        tight.take()  # a batch would not fit in the time left: one token at a time does
+    assert 0 < len(clock.slept) <= 1 + 2 + 4  # once per token at most: no polling of the bucket in between
+    assert all(s * refill <= 1.01 for s in clock.slept)
