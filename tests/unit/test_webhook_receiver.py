@@ -218,6 +218,9 @@ def _emitted_metrics(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]
         (WebhookRequest(None, {"x-hook-secret": SECRET}, b""), 404, "unknown_webhook"),
         (WebhookRequest(PREFIX, {"x-hook-signature": sign(b"not json")}, b"not json"), 400, "invalid_delivery"),
         (WebhookRequest(PREFIX, {"x-hook-signature": sign(b"[]")}, b"[]"), 400, "invalid_delivery"),
+        (WebhookRequest(PREFIX, {"x-hook-secret": "short"}, b""), 400, "invalid_hook_secret"),
+        (WebhookRequest(PREFIX, {}, b'{"events": []}'), 401, "missing_signature"),
+        (WebhookRequest(PREFIX, {"x-hook-signature": sign(b"{}")}, b'{"events": []}'), 401, "invalid_signature"),
     ],
 )
 def test_a_refusal_is_json_with_a_message_and_a_fix_and_counted_once_for_the_operator(capsys, request_, status, code):
