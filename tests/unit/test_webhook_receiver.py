@@ -230,7 +230,7 @@ def test_a_refusal_is_json_with_a_message_and_a_fix_and_counted_once_for_the_ope
     response = receiver(Records(target=active())).receive(request_)
 
     assert response.status == status
-    assert response.headers == {"Content-Type": "application/json"}
+    assert {name.lower(): value for name, value in response.headers.items()} == {"content-type": "application/json"}
     error = json.loads(response.body)["error"]
     assert error["code"] == code
     assert isinstance(error["message"], str)
