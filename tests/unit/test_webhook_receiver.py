@@ -251,3 +251,13 @@ def test_an_accepted_delivery_emits_no_refusal_count(capsys):
     assert receiver(Records(target=active())).receive(delivery(body, sign(body))).status == 200
 
     assert _emitted_metrics(capsys) == []
+
+
+@pytest.mark.parametrize("body", ["e30=!", "e3 0=", "e30=\n"])
+def test_a_base64_body_with_any_character_outside_base64_is_refused_not_decoded_leniently(body):
+    event = {"body": body, "isBase64Encoded": True, "pathParameters": {"prefix": PREFIX}}
+
+    response = receiver(Records(target=active())).receive_http_event(event)
+
+    assert response["statusCode"] == 400
+    assert json.loads(response["body"])["error"]["code"] == "invalid_body"
