@@ -261,3 +261,17 @@ def test_a_base64_body_with_any_character_outside_base64_is_refused_not_decoded_
 
     assert response["statusCode"] == 400
     assert json.loads(response["body"])["error"]["code"] == "invalid_body"
+
+
+@pytest.mark.parametrize("base64_flagged", [False, True])
+def test_an_event_without_a_body_is_verified_as_the_empty_body(base64_flagged):
+    event = {
+        "isBase64Encoded": base64_flagged,
+        "pathParameters": {"prefix": PREFIX},
+        "headers": {"X-Hook-Signature": sign(b"")},
+    }
+
+    response = receiver(Records(target=active())).receive_http_event(event)
+
+    assert response["statusCode"] == 400  # the signature matched: refused only as no delivery
+    assert json.loads(response["body"])["error"]["code"] == "invalid_delivery"
