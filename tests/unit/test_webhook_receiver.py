@@ -275,3 +275,12 @@ def test_an_event_without_a_body_is_verified_as_the_empty_body(base64_flagged):
 
     assert response["statusCode"] == 400  # the signature matched: refused only as no delivery
     assert json.loads(response["body"])["error"]["code"] == "invalid_delivery"
+
+
+def test_a_text_body_with_a_lone_surrogate_is_read_byte_for_byte_and_refused_without_a_crash():
+    event = {"body": '{"events": ["\ud800"]}', "pathParameters": {"prefix": PREFIX}, "headers": {}}
+
+    response = receiver(Records(target=active())).receive_http_event(event)
+
+    assert response["statusCode"] == 401
+    assert json.loads(response["body"])["error"]["code"] == "missing_signature"
