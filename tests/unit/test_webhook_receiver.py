@@ -260,7 +260,12 @@ def test_a_base64_body_with_any_character_outside_base64_is_refused_not_decoded_
     response = receiver(Records(target=active())).receive_http_event(event)
 
     assert response["statusCode"] == 400
-    assert json.loads(response["body"])["error"]["code"] == "invalid_body"
+    error = json.loads(response["body"])["error"]
+    assert error["code"] == "invalid_body"
+    assert isinstance(error["message"], str)
+    assert error["message"].strip()
+    assert isinstance(error["fix"], str)
+    assert error["fix"].strip()
 
 
 @pytest.mark.parametrize("base64_flagged", [False, True])
