@@ -289,3 +289,14 @@ def test_a_text_body_with_a_lone_surrogate_is_read_byte_for_byte_and_refused_wit
 
     assert response["statusCode"] == 401
     assert json.loads(response["body"])["error"]["code"] == "missing_signature"
+
+
+@pytest.mark.parametrize("path_parameters", [None, {}, {"prefix": ""}, {"prefix": None}])
+def test_a_handshake_on_the_bare_path_is_refused_without_asking_the_store(path_parameters):
+    records = Records()
+    event = {"pathParameters": path_parameters, "headers": {"X-Hook-Secret": SECRET}}
+
+    response = receiver(records).receive_http_event(event)
+
+    assert response["statusCode"] == 404
+    assert records.handshakes == []
