@@ -187,3 +187,13 @@ def test_a_wait_that_fits_the_time_left_is_waited_for_a_whole_batch_else_for_one
         tight.take()  # a batch would not fit in the time left: one token at a time does
     assert 0 < len(clock.slept) <= 1 + 2 + 4  # once per token at most: no polling of the bucket in between
     assert all(s * refill <= 1.01 for s in clock.slept)
+
+
+def test_after_a_429_the_bucket_starts_empty_so_the_first_call_waits_for_a_token_to_refill(table, clock):
+    refill = (PER_MINUTE - PER_MINUTE // 10) / 60
+    budget(table, clock).pause(30)  # Asana counted the refused calls too: nothing is left when the pause ends
+    started = clock.now
+
+    budget(table, clock).take()
+
+    assert clock.now - started >= 30 + 1 / refill - 0.01
