@@ -197,3 +197,45 @@ def test_after_a_429_the_bucket_starts_empty_so_the_first_call_waits_for_a_token
     budget(table, clock).take()
 
     assert clock.now - started >= 30 + 1 / refill - 0.01
+
+
+def test_at_the_instant_a_pause_ends_the_worker_waits_for_a_token_not_for_the_pause_again(table, clock):
+    refill = (PER_MINUTE - PER_MINUTE // 10) / 60
+    budget(table, clock).pause(30)
+
+    budget(table, clock).take()
+
+    assert clock.slept == [pytest.approx(30), pytest.approx(1 / refill)]
+
+
+def test_a_batch_whose_wait_is_exactly_the_time_left_is_still_waited_for_whole(table, clock):
+    refill = (60 - 6) / 60  # 60 a minute: a bucket of 6, 0.9 tokens a second
+    worker = budget(table, clock, per_minute=60, time_left=lambda: 2 / refill)
+    worker.take()  # its next batch is 2 tokens
+    budget(table, clock, per_minute=60).pause(1)  # and the bucket is empty when the pause ends
+
+    worker.take()
+
+    assert clock.slept == [pytest.approx(1), 2 / refill]
+
+
+def test_short_of_half_a_batch_a_worker_waits_for_the_whole_batch_instead_of_writing_for_a_few_tokens(table, clock):
+    refill = (PER_MINUTE - PER_MINUTE // 10) / 60
+    worker = budget(table, clock)
+    for _ in range(1 + 2 + 4 + 8):  # its batches have grown to 10 tokens
+        worker.take()
+    # Other workers left 4 tokens: less than half of its batch.
+    table.put_item(
+        Item={
+            "pk": "ORG#org-a#RATE",
+            "sk": "BUDGET",
+            "tokens": 4,
+            "refilled_at": int(clock.now),
+            "blocked_until": 0,
+            "version": 100,
+        }
+    )
+
+    worker.take()
+
+    assert clock.slept == [pytest.approx((10 - 4) / refill)]
