@@ -239,3 +239,17 @@ def test_short_of_half_a_batch_a_worker_waits_for_the_whole_batch_instead_of_wri
     worker.take()
 
     assert clock.slept == [pytest.approx((10 - 4) / refill)]
+
+
+def test_a_worker_that_waited_reads_the_bucket_and_takes_its_tokens_in_one_write(table, clock, monkeypatch):
+    worker = budget(table, clock)
+    worker.take()
+    budget(table, clock).pause(5)  # another worker's 429: the first one's view of the bucket is stale now
+    writes: list[int] = []
+    original = table.put_item
+    monkeypatch.setattr(table, "put_item", lambda **kwargs: writes.append(1) or original(**kwargs))
+
+    worker.take()
+
+    # One write that fails on the stale view (it returns the paused state), then one after the wait and its read.
+    assert len(writes) == 2
