@@ -253,3 +253,17 @@ def test_a_worker_that_waited_reads_the_bucket_and_takes_its_tokens_in_one_write
 
     # One write that fails on the stale view (it returns the paused state), then one after the wait and its read.
     assert len(writes) == 2
+
+
+@pytest.mark.parametrize(("per_minute", "capacity"), [(5, 1), (25, 2)])
+def test_a_small_plan_s_bucket_holds_a_tenth_of_its_minute_in_whole_calls(table, clock, per_minute, capacity):
+    refill = (per_minute - capacity) / 60
+    worker = budget(table, clock, per_minute=per_minute)
+    for _ in range(capacity):  # the burst: no wait
+        worker.take()
+    assert clock.slept == []
+
+    worker.take()
+
+    # The next batch (at most the bucket) refills at the rest of the minute's calls.
+    assert clock.slept == [pytest.approx(min(2, capacity) / refill)]
