@@ -31,7 +31,9 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 def pytest_sessionfinish() -> None:
     if _measuring() and _measured:
-        DURATIONS.write_text(json.dumps(_measured, indent=1), encoding="utf-8")
+        # mutmut measures only the new tests when it finds some after a run (--keep): the others keep their figures.
+        known: dict[str, float] = json.loads(DURATIONS.read_text(encoding="utf-8")) if DURATIONS.exists() else {}
+        DURATIONS.write_text(json.dumps(known | _measured, indent=1), encoding="utf-8")
 
 
 @pytest.hookimpl(trylast=True)  # after the suite's own ordering (tests/conftest.py), which the sort keeps for ties

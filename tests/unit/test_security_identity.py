@@ -9,7 +9,7 @@ import pytest
 
 from asana_integration.config import Config
 from asana_integration.errors import NotAdmin, NotAuthenticated
-from asana_integration.identity import Caller, caller_from_claims, parse_roles
+from asana_integration.identity import Caller, caller_from_claims, display_name, parse_roles
 
 CONFIG = Config.model_validate(
     {"TABLE_NAME": "table", "KMS_KEY_ID": "key", "PUBLIC_BASE_URL": "https://expand.securedb.io"}
@@ -135,3 +135,8 @@ def test_only_an_admin_passes_require_admin():
     with pytest.raises(NotAdmin) as refused:
         Caller(org_id="org-a", user_id="member-a", is_admin=False).require_admin()
     assert refused.value.status == 403
+
+
+def test_a_name_claim_loses_its_control_characters_and_nothing_takes_their_place():
+    assert display_name("Ada\x00 Love\x1blace\x7f\x9f") == "Ada Lovelace"
+    assert display_name("\n\t\x00") is None

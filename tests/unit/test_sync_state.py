@@ -158,3 +158,27 @@ def test_sync_cursors_and_imports(store):
     assert store.remove_import(ORG, "42") is True
     assert (store.imports(ORG), store.sync_cursor(ORG, "42")) == ([], None)
     assert store.remove_import(ORG, "42") is False
+
+
+def test_a_checkpoint_with_nothing_seen_yet_round_trips_and_expires_a_week_after_it_was_saved(store, clock):
+    store.start_run(ORG, "r1", "full", "schedule")
+
+    chunks = store.save_checkpoint(ORG, "r1", "tasks.1", {"offset": None}, [])
+    loaded = store.load_checkpoint(ORG, "r1", "tasks.1")
+
+    assert (chunks, loaded.state, loaded.seen, loaded.chunks) == (1, {"offset": None}, set(), 1)
+    [item] = [i for i in boto3.resource("dynamodb").Table(store._table.name).scan()["Items"] if "CHECKPOINT" in i["pk"]]
+    assert item["expires_at"] == int(clock.now) + sync_state.CHECKPOINT_TTL_SECONDS
+
+
+def test_a_checkpoint_belongs_to_its_run_and_unit_and_a_later_save_replaces_it(store):
+    store.start_run(ORG, "r1", "full", "schedule")
+    store.save_checkpoint(ORG, "r1", "tasks.1", {"offset": "a"}, ["1", "2"])
+
+    store.save_checkpoint(ORG, "r1", "tasks.1", {"offset": "b"}, ["1", "2", "3"])
+
+    loaded = store.load_checkpoint(ORG, "r1", "tasks.1")
+    assert (loaded.state, loaded.seen) == ({"offset": "b"}, {"1", "2", "3"})
+    assert store.load_checkpoint(ORG, "r1", "tasks.2") is None
+    assert store.load_checkpoint(ORG, "r2", "tasks.1") is None
+    assert store.load_checkpoint("org-b", "r1", "tasks.1") is None

@@ -10,11 +10,12 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from asana_integration.models.webhooks import WebhookKind, WebhookState
+from asana_integration.models.webhooks import DeliveryTarget, WebhookKind, WebhookState
 from asana_integration.stores.field_crypto import WebhookSecretCipher
 from asana_integration.stores.webhooks import (
     DELETED_RETENTION_SECONDS,
     PENDING_RETENTION_SECONDS,
+    SECRET_CACHE_MAX_ENTRIES,
     SECRET_CACHE_SECONDS,
     WebhookStore,
     index_key,
@@ -242,3 +243,91 @@ def test_an_organization_lists_only_its_own_webhooks(store, clocks):
     assert {r.prefix for r in store.for_org("org-a")} == ours
     assert [r.prefix for r in store.for_org("org-b")] == [theirs]
     assert store.for_org("org-c") == []
+
+
+# --- The secret cache ------------------------------------------------------------------------------------------------
+
+
+class PlainCipher:
+    """A cipher whose ciphertext is the secret reversed, counting decryptions per webhook (no KMS: cache tests only)."""
+
+    def __init__(self) -> None:
+        self.decrypted: list[str] = []
+
+    def encrypt(self, secret: str, *, org_id: str, prefix: str) -> bytes:
+        return secret[::-1].encode()
+
+    def decrypt(self, ciphertext: bytes, *, org_id: str, prefix: str) -> str:
+        self.decrypted.append(prefix)
+        return ciphertext.decode()[::-1]
+
+
+def target(n: int, secret: str = SECRET) -> DeliveryTarget:
+    return DeliveryTarget(
+        prefix=f"{n:032d}",
+        org_id="org-a",
+        state=WebhookState.ACTIVE,
+        kind=WebhookKind.CREATED,
+        secret_ciphertext=secret[::-1].encode(),
+    )
+
+
+def cache_store(cipher: PlainCipher, clocks: Clocks) -> WebhookStore:
+    return WebhookStore(None, cipher, monotonic=lambda: clocks.mono)  # type: ignore[arg-type]
+
+
+def test_the_handshake_s_store_answers_the_first_delivery_without_decrypting(store, clocks, cipher):
+    prefix = arm(store, clocks, WebhookKind.EXPECTED_MANUAL)
+    assert store.accept_handshake(prefix, SECRET, clocks.now)
+
+    assert store.secret_for(prefix) == SECRET
+    assert cipher.decryptions == 0
+
+
+def test_a_cached_secret_lasts_until_its_time_and_not_a_moment_longer(clocks):
+    cipher = PlainCipher()
+    secrets_ = cache_store(cipher, clocks)
+    assert secrets_.secret_of(target(1)) == SECRET
+
+    clocks.mono += SECRET_CACHE_SECONDS - 0.001
+    assert secrets_.secret_of(target(1)) == SECRET
+    clocks.mono += 0.001  # exactly the cache's lifetime after the decryption
+    assert secrets_.secret_of(target(1)) == SECRET
+
+    assert cipher.decrypted == [target(1).prefix] * 2
+
+
+def test_a_record_with_another_ciphertext_is_decrypted_not_answered_from_the_cache(clocks):
+    cipher = PlainCipher()
+    secrets_ = cache_store(cipher, clocks)
+    assert secrets_.secret_of(target(1)) == SECRET
+
+    assert secrets_.secret_of(target(1, OTHER)) == OTHER  # what the table holds now, not what it held
+    assert secrets_.secret_of(target(1, OTHER)) == OTHER
+    assert cipher.decrypted == [target(1).prefix] * 2
+
+
+def test_the_cache_keeps_the_most_recently_used_secrets_up_to_its_limit(clocks):
+    cipher = PlainCipher()
+    secrets_ = cache_store(cipher, clocks)
+    for n in range(SECRET_CACHE_MAX_ENTRIES):
+        secrets_.secret_of(target(n))
+    cipher.decrypted.clear()
+
+    for n in range(SECRET_CACHE_MAX_ENTRIES):  # the full cache answers every one of them
+        secrets_.secret_of(target(n))
+    assert cipher.decrypted == []
+
+    secrets_.secret_of(target(0))  # used again: the most recent now, 1 the least recent
+    secrets_.secret_of(target(SECRET_CACHE_MAX_ENTRIES))  # one more: the least recently used one goes
+    secrets_.secret_of(target(0))
+    assert cipher.decrypted == [target(SECRET_CACHE_MAX_ENTRIES).prefix]
+    secrets_.secret_of(target(1))
+    assert cipher.decrypted == [target(SECRET_CACHE_MAX_ENTRIES).prefix, target(1).prefix]
+
+
+def test_a_record_without_a_secret_has_none_to_give():
+    with pytest.raises(LookupError):
+        cache_store(PlainCipher(), Clocks()).secret_of(
+            DeliveryTarget(prefix="p" * 32, org_id="org-a", state=WebhookState.PENDING, kind=WebhookKind.CREATED)
+        )

@@ -123,10 +123,12 @@ class RateBudget:
                 bucket = written  # another worker wrote first: try again on its state
                 continue
             # Short of tokens: wait for a whole batch (one write per batch, also when the budget paces the workers),
-            # or for one token when the batch would not fit in the time left.
-            one = (1 - available) / self.refill_per_second
+            # or for one token when the batch would not fit in the time left, and then take that one (asking for
+            # more would wait again in steps of MIN_WAIT_SECONDS, reading the bucket each time).
             batch = (want - available) / self.refill_per_second
-            self._wait(batch if batch <= self._wait_limit() else one)
+            if batch > self._wait_limit():
+                want = 1
+            self._wait(batch if want > 1 else (1 - available) / self.refill_per_second)
             bucket = self._read()
 
     def _wait(self, seconds: float) -> None:
