@@ -19,12 +19,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
 
 from asana_integration.mapping.models import AsanaUserView, MappingUpdate, UsersPage, UserStatus
 from asana_integration.mapping.service import UserDirectory
@@ -41,6 +40,7 @@ from asana_integration.sync_admin.models import (
 from asana_integration.sync_admin.service import SyncAdmin
 from asana_integration.web.dependencies import get_sync_admin, get_user_directory
 from asana_integration.web.resolver import create_resolver, refuse_unless_admin
+from asana_integration.web.responses import uncached as answer
 from asana_integration.web.signed_in import SignedInCaller
 
 app = create_resolver()
@@ -54,16 +54,6 @@ Limit = Annotated[int, Query(ge=1, le=100, description="Items per page")]
 
 Admin = Annotated[SyncAdmin, Depends(get_sync_admin)]
 Directory = Annotated[UserDirectory, Depends(get_user_directory)]
-
-
-def answer[Model: BaseModel](body: Model, status: int = 200) -> Response[Model]:
-    """JSON no cache keeps: runs, mappings and the mirror change with every sync."""
-    return Response(
-        status_code=status,
-        content_type=content_types.APPLICATION_JSON,
-        body=body,
-        headers={"Cache-Control": "no-store"},
-    )
 
 
 # --------------------------------------------------------------------------------------------------------- runs --

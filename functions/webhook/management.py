@@ -20,12 +20,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
 
 from asana_integration.asana.client import AsanaClient
 from asana_integration.identity import Caller
@@ -36,6 +35,7 @@ from asana_integration.web.dependencies import (
     get_webhook_manager,
 )
 from asana_integration.web.resolver import create_resolver, current_caller, current_tenant_urls, refuse_unless_admin
+from asana_integration.web.responses import uncached as answer
 from asana_integration.webhooks.api_models import (
     HandshakeTestReport,
     HandshakeWindow,
@@ -74,16 +74,6 @@ def asana_client(services: EnvironmentServices, caller: Caller) -> ClientFactory
         return services.organization_client(caller, current_tenant_urls(app), remaining_time_ms)
 
     return make
-
-
-def answer[Model: BaseModel](body: Model, status: int = 200) -> Response[Model]:
-    """JSON no cache keeps: a webhook's health changes with every delivery."""
-    return Response(
-        status_code=status,
-        content_type=content_types.APPLICATION_JSON,
-        body=body,
-        headers={"Cache-Control": "no-store"},
-    )
 
 
 @app.get("/asana/api/webhooks", summary="The organization's webhooks, with Asana's view of their health")

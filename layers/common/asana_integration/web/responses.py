@@ -90,3 +90,13 @@ def error_result(error: IntegrationError) -> dict[str, Any]:
         "body": json.dumps(error.to_body(), separators=(",", ":")),
         "isBase64Encoded": False,
     }
+
+
+def uncached[Model: BaseModel](body: Model, status: int = 200) -> Response[Model]:
+    """A JSON answer no cache keeps: runs, mappings, the mirror and webhooks' health change all the time."""
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=body,
+        headers={"Cache-Control": "no-store"},
+    )
