@@ -3,8 +3,10 @@
     python -m tests.mutation                      every module of [tool.mutmut] only_mutate, from scratch
     python -m tests.mutation identity transport   only the modules whose path contains one of these words
     python -m tests.mutation --keep ...           reuse mutants/ (generated mutants and test stats) from the last run
+    python -m tests.mutation --survivors ...      reuse mutants/ and run again only the last run's survivors
     python -m tests.mutation --report ...         only print the scores of the last run
 
+A module runs whole, or only its functions tests/mutation/scope.toml names (for a module security-critical in part).
 A module's score is its killed mutants over its behaviour-changing ones: all of its mutants less the survivors
 tests/mutation/exclusions.toml excludes (each listed one equivalent or text-only with its reason, and those that only
 change a log call's message or fields). Every surviving mutant that is not
@@ -18,11 +20,12 @@ from __future__ import annotations
 
 import argparse
 import ast
+import re
 import shutil
 import subprocess
 import sys
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -30,6 +33,7 @@ from tests.mutation.mutmut_layer import import_path, import_roots
 
 HERE = Path(__file__).resolve().parent
 EXCLUSIONS_FILE = HERE / "exclusions.toml"
+SCOPE_FILE = HERE / "scope.toml"
 MUTMUT = HERE / "mutmut_layer.py"
 MUTANTS = Path("mutants")
 DEFAULT_MIN_SCORE = 90.0
@@ -69,6 +73,7 @@ class Exclusions:
     listed: list[Exclusion]
     log_lines_reason: str | None  # set when the file excludes every mutant confined to log calls, with this reason
     log_field_helpers: frozenset[str] = frozenset()  # functions that only build log fields: all their mutants
+    keyword_case_reason: str | None = None  # set when the file excludes mutants that only change a keyword's case
 
 
 @dataclass
@@ -93,22 +98,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.mutation", description=__doc__.split("\n")[0])
     parser.add_argument("modules", nargs="*", help="words naming modules to run (default: all of only_mutate)")
     parser.add_argument("--keep", action="store_true", help="reuse mutants/ from the last run")
+    parser.add_argument("--survivors", action="store_true", help="reuse mutants/, run only the last run's survivors")
     parser.add_argument("--report", action="store_true", help="only print the scores of the last run")
     parser.add_argument("--min-score", type=float, default=DEFAULT_MIN_SCORE)
     args = parser.parse_args(argv)
 
     paths = selected_paths(args.modules)
+    scope = load_scope(SCOPE_FILE)
     if not args.report:
-        if not args.keep:
+        if not (args.keep or args.survivors):
             shutil.rmtree(MUTANTS, ignore_errors=True)
-        names = [f"{module_name(path)}.*" for path in paths] + [f"{CANARY.function}__mutmut_*"]
+        if args.survivors:
+            names = [name for path in paths for name in undetected(path, scope)]
+            print(f"Running the last run's {len(names)} survivors again")
+        else:
+            names = [pattern for path in paths for pattern in mutant_patterns(path, scope)]
+        names.append(f"{CANARY.function}__mutmut_*")
         completed = subprocess.run([sys.executable, str(MUTMUT), "run", *names], check=False)  # noqa: S603
         if completed.returncode != 0:
             print(f"mutmut run failed (exit {completed.returncode})", file=sys.stderr)
             return completed.returncode
 
     exclusions = load_exclusions(EXCLUSIONS_FILE)
-    scores, unused = score_modules(paths, exclusions)
+    scores, unused = score_modules(paths, exclusions, scope)
     print_report(scores, unused)
     failures = [s.path for s in scores if s.score < args.min_score]
     if failures:
@@ -141,6 +153,28 @@ def module_name(path: str) -> str:
     return ".".join(import_path(path, import_roots(Path("pyproject.toml"))).with_suffix("").parts)
 
 
+def load_scope(file: Path) -> dict[str, frozenset[str]]:
+    """Per partly security-critical module (tests/mutation/scope.toml): the functions run and scored, as mutmut keys."""
+    scope = {}
+    for entry in tomllib.loads(file.read_text(encoding="utf-8")).get("module", []):
+        if not entry.get("functions") or not entry.get("reason", "").strip():
+            raise SystemExit(f"{file}: each module needs its functions and the reason the rest is left out: {entry}")
+        scope[entry["path"]] = frozenset(f"{module_name(entry['path'])}.{function}" for function in entry["functions"])
+    return scope
+
+
+def mutant_patterns(path: str, scope: Mapping[str, frozenset[str]]) -> list[str]:
+    """mutmut's name patterns for the mutants of ``path`` that run: its scoped functions', or all of them."""
+    if path in scope:
+        return [f"{function}__mutmut_*" for function in sorted(scope[path])]
+    return [f"{module_name(path)}.*"]
+
+
+def undetected(path: str, scope: Mapping[str, frozenset[str]]) -> list[str]:
+    """The mutants of ``path`` (in its scope) the last run did not detect: the ones a new test may now kill."""
+    return sorted(name for name, status in scoped_statuses(path, scope).items() if status not in DETECTED_STATUSES)
+
+
 def load_exclusions(file: Path) -> Exclusions:
     document = tomllib.loads(file.read_text(encoding="utf-8"))
     listed = []
@@ -151,7 +185,25 @@ def load_exclusions(file: Path) -> Exclusions:
         listed.append(Exclusion(change, entry["kind"], entry["reason"]))
     log_lines = document.get("log_lines", {})
     helpers = frozenset(entry["function"] for entry in log_lines.get("helper", []) if entry.get("reason", "").strip())
-    return Exclusions(listed, log_lines.get("reason", "").strip() or None, helpers)
+    keyword_case = document.get("expression_keyword_case", {}).get("reason", "").strip() or None
+    return Exclusions(listed, log_lines.get("reason", "").strip() or None, helpers, keyword_case)
+
+
+# The keywords of DynamoDB's update and condition expressions, which DynamoDB reads in any case (its function names,
+# such as attribute_exists, are case-sensitive, as are attribute names and value placeholders).
+EXPRESSION_KEYWORDS = frozenset({"SET", "REMOVE", "ADD", "DELETE", "AND", "OR", "NOT", "BETWEEN", "IN"})
+_EXPRESSION_ARGUMENT = re.compile(r"^\w*Expression=")
+_TOKEN = re.compile(r"\w+|\W")
+
+
+def only_keyword_case_changes(change: Change) -> bool:
+    """Whether the mutant only lower-cases the keywords of a DynamoDB expression argument (``SET`` to ``set``)."""
+    if "\n" in change.original or not _EXPRESSION_ARGUMENT.match(change.original):
+        return False
+    original, mutant = _TOKEN.findall(change.original), _TOKEN.findall(change.mutant)
+    if len(original) != len(mutant) or original == mutant:
+        return False
+    return all(a == b or (a in EXPRESSION_KEYWORDS and b == a.lower()) for a, b in zip(original, mutant, strict=True))
 
 
 LOG_LEVELS = frozenset({"debug", "info", "warning", "error", "exception", "critical"})
@@ -215,13 +267,32 @@ def statuses(path: str) -> dict[str, str]:
     return {name: status_by_exit_code[code] for name, code in data.exit_code_by_key.items()}
 
 
-def score_modules(paths: Sequence[str], exclusions: Exclusions) -> tuple[list[ModuleScore], list[Exclusion]]:
+def scoped_statuses(path: str, scope: Mapping[str, frozenset[str]]) -> dict[str, str]:
+    from mutmut.utils.format_utils import mangled_name_from_mutant_name
+
+    results = statuses(path)
+    if path not in scope:
+        return results
+    return {name: status for name, status in results.items() if mangled_name_from_mutant_name(name) in scope[path]}
+
+
+def score_modules(
+    paths: Sequence[str], exclusions: Exclusions, scope: Mapping[str, frozenset[str]]
+) -> tuple[list[ModuleScore], list[Exclusion]]:
+    from mutmut.utils.format_utils import mangled_name_from_mutant_name
+
     by_change = {exclusion.change: exclusion for exclusion in exclusions.listed}
     used: set[Change] = set()
     scores = []
     for path in paths:
         score = ModuleScore(path=str(PurePosixPath(path).relative_to("layers/common")))
-        for name, status in sorted(statuses(path).items()):
+        results = scoped_statuses(path, scope)
+        if path in scope:
+            mutated = {mangled_name_from_mutant_name(name) for name in results}
+            if missing := sorted(scope[path] - mutated):
+                raise SystemExit(f"{SCOPE_FILE}: no mutant of {', '.join(missing)} in {path}: renamed or gone?")
+            score.path += f" ({len(scope[path])} functions)"
+        for name, status in sorted(results.items()):
             score.mutants += 1
             if status in DETECTED_STATUSES:
                 score.killed += 1
@@ -230,6 +301,8 @@ def score_modules(paths: Sequence[str], exclusions: Exclusions) -> tuple[list[Mo
             if change in by_change:
                 score.excluded += 1
                 used.add(change)
+            elif exclusions.keyword_case_reason and only_keyword_case_changes(change):
+                score.excluded += 1
             elif exclusions.log_lines_reason and (
                 change.function in exclusions.log_field_helpers or only_log_lines_change(name, path)
             ):
@@ -257,13 +330,13 @@ def canary_killed() -> bool:
 def print_report(scores: Sequence[ModuleScore], unused: Sequence[Exclusion]) -> None:
     print("\nMutation scores (killed / behaviour-changing mutants; exclusions: tests/mutation/exclusions.toml)\n")
     columns = ("mutants", "killed", "survived", "excluded", "(log lines)", "score")
-    header = f"{'module':<40}" + "".join(f" {column:>11}" for column in columns)
+    header = f"{'module':<54}" + "".join(f" {column:>11}" for column in columns)
     print(header)
     print("-" * len(header))
     for s in scores:
         survived = s.mutants - s.killed - s.excluded
         figures = (s.mutants, s.killed, survived, s.excluded, s.log_lines)
-        print(f"{s.path:<40}" + "".join(f" {figure:>11}" for figure in figures) + f" {s.score:>10.1f}%")
+        print(f"{s.path:<54}" + "".join(f" {figure:>11}" for figure in figures) + f" {s.score:>10.1f}%")
     for s in scores:
         if s.survivors:
             print(f"\nSurvivors in {s.path} (kill them with a test, or list them with the reason):")

@@ -90,12 +90,15 @@ def _clear_metrics() -> Iterator[None]:
 def log_output() -> Iterator[io.StringIO]:
     """Everything the Powertools logger writes (JSON lines, debug level included)."""
     stream = io.StringIO()
-    previous_stream = logger.logger_handler.setStream(stream)  # type: ignore[attr-defined]
+    handler = logger.logger_handler  # type: ignore[attr-defined]
+    # Swapped in place: setStream() would flush the previous stream, which may be a capture of an earlier test that
+    # pytest has closed by now (the logger keeps the stdout it found when it was first imported).
+    previous_stream, handler.stream = handler.stream, stream
     previous_level = logger.log_level
     logger.setLevel("DEBUG")
     yield stream
     logger.setLevel(previous_level)
-    logger.logger_handler.setStream(previous_stream)  # type: ignore[attr-defined]
+    handler.stream = previous_stream
 
 
 def make_client(

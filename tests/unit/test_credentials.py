@@ -188,6 +188,7 @@ class MemoryRevisions:
     def __init__(self) -> None:
         self.published: int | None = None
         self.locked_by: str | None = None
+        self.rejected: list[int] = []  # the revisions whose PAT was marked refused
 
     def current(self, org_id: str) -> Published | None:
         return None if self.published is None else Published(self.published, pat_rejected=False)
@@ -210,6 +211,10 @@ class MemoryRevisions:
 
     def delete(self, org_id: str) -> None:
         self.published = self.locked_by = None
+
+    def mark_pat_rejected(self, org_id: str, revision: int) -> bool:
+        self.rejected.append(revision)
+        return revision == self.published
 
 
 def stubbed_store(sleep: RecordingSleep) -> tuple[CredentialStore, Stubber]:
@@ -292,6 +297,18 @@ def test_a_save_does_not_wait_into_the_time_verification_needs(stubbed, sleep):
         store.save("org-a", CREDENTIALS, remaining_time_ms=lambda: store_module.TIME_RESERVE_MS + 100)
 
     assert sleep.waits == []
+
+
+def test_a_save_waits_when_the_wait_leaves_exactly_the_reserve(stubbed, sleep, monkeypatch):
+    monkeypatch.setattr(store_module.random, "uniform", lambda low, high: high)  # no jitter: the full first delay
+    store, stub = stubbed
+    stub.add_client_error("put_secret_value", INVALID_REQUEST, MARKED_FOR_DELETION, expected_params=put_params())
+    stub.add_response("put_secret_value", put_answer(), expected_params=put_params())
+    first_delay_ms = round(store_module.FIRST_RETRY_DELAY_SECONDS * 1000)
+
+    store.save("org-a", CREDENTIALS, remaining_time_ms=lambda: store_module.TIME_RESERVE_MS + first_delay_ms)
+
+    assert sleep.waits == [store_module.FIRST_RETRY_DELAY_SECONDS]
 
 
 def test_other_failures_of_a_save_are_not_retried(stubbed, sleep):
@@ -493,3 +510,25 @@ def test_revisions_increase_even_when_the_clock_goes_back(aws):
 
     assert second > first
     assert not revisions.commit("org-a", "one", second), "a lock is committed by its owner only"
+
+
+# --- a PAT Asana refused ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("credentials", "marked"),
+    [
+        (CREDENTIALS.model_copy(update={"revision": REVISION}), [REVISION]),
+        (CREDENTIALS.model_copy(update={"revision": REVISION, "pat": None}), []),  # no PAT to refuse
+        (CREDENTIALS, []),  # a secret written before revisions: nothing names what was refused
+    ],
+    ids=["pat-and-revision", "no-pat", "no-revision"],
+)
+def test_only_a_saved_pat_of_a_known_revision_is_marked_refused(sleep, credentials, marked):
+    revisions = MemoryRevisions()
+    client = boto3.client("secretsmanager", region_name="us-east-1")
+    store = CredentialStore(config(), client=client, revisions=revisions, sleep=sleep)  # type: ignore[arg-type]
+
+    store.mark_pat_rejected(credentials, "org-a")
+
+    assert revisions.rejected == marked

@@ -162,6 +162,58 @@ def test_the_client_does_not_wait_out_a_rate_limit_longer_than_the_lambda_has_le
     assert len(responses.calls) == 1
 
 
+# --- a PAT Asana refused ---------------------------------------------------------------------------------------------
+
+
+def test_a_refused_pat_stops_acting_and_the_oauth_connection_takes_over(aws):
+    save(WITH_PAT)
+    connect_organization(now=time.time())
+    resolver_ = resolver()
+
+    resolver_.record_rejection(resolver_.resolve(MEMBER, URLS), "org-a")
+    after = resolver_.resolve(MEMBER, URLS)
+
+    assert (after.mode, after.pat_rejected) == ("oauth", True)
+
+
+def test_a_refusal_of_a_replaced_pat_leaves_the_new_one_acting(aws):
+    save(WITH_PAT)
+    resolver_ = resolver()
+    old_access = resolver_.resolve(MEMBER, URLS)
+    save(OrgCredentials(client_id="client-1", client_secret="client-secret-1", pat="2/1201/pat-token-0002"))
+
+    resolver_.record_rejection(old_access, "org-a")  # a 401 to a call made with the old PAT, answered after the save
+    after = resolver_.resolve(MEMBER, URLS)
+
+    assert (after.mode, after.pat_rejected, after.can_act) == ("pat", False, True)
+    assert after.token_source.access_token() == "2/1201/pat-token-0002"
+
+
+def test_a_refusal_answered_after_a_disconnect_records_nothing(aws):
+    save(WITH_PAT)
+    resolver_ = resolver()
+    access = resolver_.resolve(MEMBER, URLS)
+    CredentialStore(get_config()).delete("org-a")
+
+    resolver_.record_rejection(access, "org-a")  # the 401 of a call that raced the disconnect
+
+    with pytest.raises(ConnectionRequired) as required:
+        resolver_.resolve(MEMBER, URLS)
+    assert required.value.code == "not_configured"
+
+
+def test_an_oauth_tokens_refusal_marks_no_pat(aws):
+    save(APP)
+    connect_organization(now=time.time())
+    resolver_ = resolver()
+    access = resolver_.resolve(MEMBER, URLS)
+    save(WITH_PAT)  # a PAT saved meanwhile must not be taken for the refused identity
+
+    resolver_.record_rejection(access, "org-a")
+
+    assert resolver_.resolve(MEMBER, URLS).pat_rejected is False
+
+
 # --- the reconnect link on a dead OAuth token -----------------------------------------------------------------------
 
 

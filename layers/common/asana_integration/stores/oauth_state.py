@@ -203,7 +203,7 @@ class OAuthStateStore:
             return StateAlreadyUsed()
         if (pending.org_id, pending.user_id) != (org_id, user_id):
             return StateNotYours()
-        return StateOtherSession(pending)
+        return StateOtherSession()
 
 
 def _check_format(state: str) -> None:
