@@ -192,13 +192,14 @@ def load_exclusions(file: Path) -> Exclusions:
 # The keywords of DynamoDB's update and condition expressions, which DynamoDB reads in any case (its function names,
 # such as attribute_exists, are case-sensitive, as are attribute names and value placeholders).
 EXPRESSION_KEYWORDS = frozenset({"SET", "REMOVE", "ADD", "DELETE", "AND", "OR", "NOT", "BETWEEN", "IN"})
-_EXPRESSION_ARGUMENT = re.compile(r"^\w*Expression=")
+# A DynamoDB expression on the line: an *Expression argument or key, or a name or value placeholder (#state, :now).
+_EXPRESSION_MARK = re.compile(r"Expression\b|[#:][a-z_]+\b")
 _TOKEN = re.compile(r"\w+|\W")
 
 
 def only_keyword_case_changes(change: Change) -> bool:
     """Whether the mutant only lower-cases the keywords of a DynamoDB expression argument (``SET`` to ``set``)."""
-    if "\n" in change.original or not _EXPRESSION_ARGUMENT.match(change.original):
+    if "\n" in change.original or not _EXPRESSION_MARK.search(change.original):
         return False
     original, mutant = _TOKEN.findall(change.original), _TOKEN.findall(change.mutant)
     if len(original) != len(mutant) or original == mutant:
