@@ -8,10 +8,11 @@
 
 A module runs whole, or only its functions tests/mutation/scope.toml names (for a module security-critical in part).
 A module's score is its killed mutants over its behaviour-changing ones: all of its mutants less the survivors
-tests/mutation/exclusions.toml excludes (each listed one equivalent or text-only with its reason, and those that only
-change a log call's message or fields). Every surviving mutant that is not
-listed is printed with its change. The run fails when a module scores below ``--min-score`` or when the canary, a
-mutant that removes the identity claim's validation, is not killed: then mutants are not being switched on at all.
+tests/mutation/exclusions.toml excludes (each listed one equivalent, text-only or aws-only with its reason, those that
+only change a log call's message or fields, and those that only lower-case a DynamoDB expression keyword). Every
+surviving mutant that is not listed is printed with its change. The run fails when a module scores below
+``--min-score`` or when the canary, a mutant that removes the identity claim's validation, is not killed: then mutants
+are not being switched on at all.
 
 Inspect a mutant with ``.venv/bin/python tests/mutation/mutmut_layer.py show <name>`` (or ``browse``).
 """
@@ -64,7 +65,7 @@ CANARY = Change(
 @dataclass(frozen=True)
 class Exclusion:
     change: Change
-    kind: str  # "equivalent" or "text-only"
+    kind: str  # one of EXCLUSION_KINDS
     reason: str
 
 
@@ -175,12 +176,15 @@ def undetected(path: str, scope: Mapping[str, frozenset[str]]) -> list[str]:
     return sorted(name for name, status in scoped_statuses(path, scope).items() if status not in DETECTED_STATUSES)
 
 
+EXCLUSION_KINDS = frozenset({"equivalent", "text-only", "aws-only"})  # see tests/mutation/exclusions.toml
+
+
 def load_exclusions(file: Path) -> Exclusions:
     document = tomllib.loads(file.read_text(encoding="utf-8"))
     listed = []
     for entry in document.get("exclusion", []):
-        if entry["kind"] not in {"equivalent", "text-only"} or not entry["reason"].strip():
-            raise SystemExit(f"{file}: each exclusion needs kind 'equivalent' or 'text-only' and a reason: {entry}")
+        if entry["kind"] not in EXCLUSION_KINDS or not entry["reason"].strip():
+            raise SystemExit(f"{file}: each exclusion needs a kind of {sorted(EXCLUSION_KINDS)} and a reason: {entry}")
         change = Change(entry["function"], entry["original"].strip(), entry["mutant"].strip())
         listed.append(Exclusion(change, entry["kind"], entry["reason"]))
     log_lines = document.get("log_lines", {})

@@ -11,6 +11,7 @@ import pytest
 from asana_integration.config import get_config
 from asana_integration.models.connections import Purpose
 from asana_integration.stores.oauth_state import (
+    MAX_STATE_LENGTH,
     OAuthStateStore,
     StateAlreadyUsed,
     StateExpired,
@@ -160,6 +161,58 @@ def test_a_forged_state_is_rejected(states, forged):
 
     assert rejected.value.reason == "invalid_state"
     assert len(scan()) == 1, "a forged state must not disturb real ones"
+
+
+class UnreachableTable:
+    """A table no call may reach: a refusal that happens before any read or write."""
+
+    name = "unreachable"
+
+    def __getattr__(self, operation: str):
+        raise AssertionError(f"the table was called ({operation})")
+
+
+@pytest.mark.parametrize("malformed", ["", "a" * (MAX_STATE_LENGTH + 1)])
+def test_a_malformed_state_is_refused_before_any_read_or_write(malformed):
+    states = OAuthStateStore(UnreachableTable(), ttl_seconds=600)  # type: ignore[arg-type]
+
+    for attempt in (states.peek, lambda s: claim(states, s)):
+        with pytest.raises(StateRejected) as rejected:
+            attempt(malformed)
+        assert rejected.value.reason == "invalid_state"
+    assert states.burn(malformed) is None
+
+
+def test_a_state_of_the_longest_accepted_length_is_looked_up(states):
+    with pytest.raises(StateRejected) as rejected:
+        states.peek("a" * MAX_STATE_LENGTH)  # well-formed, unknown: refused by the lookup, not by the format check
+
+    assert rejected.value.reason == "invalid_state"
+    with pytest.raises(AssertionError, match="the table was called"):
+        OAuthStateStore(UnreachableTable(), ttl_seconds=600).peek("a" * MAX_STATE_LENGTH)  # type: ignore[arg-type]
+
+
+def test_a_state_expires_at_the_exact_second_its_ttl_ends(states, clock):
+    state, other = issue(states), issue(states)
+    clock.now += 600
+
+    with pytest.raises(StateExpired) as peeked:
+        states.peek(state)
+    with pytest.raises(StateExpired) as claimed:
+        claim(states, other)
+
+    # Expired, it still says what it was for, so the page can tell which Connect to start again.
+    for expired in (peeked.value, claimed.value):
+        assert expired.pending is not None
+        assert (expired.pending.org_id, expired.pending.purpose) == ("org-a", Purpose.ORGANIZATION)
+
+
+def test_a_state_is_valid_until_the_second_before_its_ttl_ends(states, clock):
+    state = issue(states)
+    clock.now += 599
+
+    assert states.peek(state).org_id == "org-a"
+    assert claim(states, state).user_id == "admin-a"
 
 
 def test_an_expired_state_is_rejected_even_before_dynamodb_deletes_it(states, clock):
