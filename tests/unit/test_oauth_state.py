@@ -7,6 +7,7 @@ import json
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from asana_integration.config import get_config
 from asana_integration.models.connections import Purpose
@@ -43,7 +44,10 @@ def states(aws, clock) -> OAuthStateStore:
 
 
 def issue(states: OAuthStateStore, **overrides: str | None) -> str:
-    state = states.new_state()
+    return issue_as(states, states.new_state(), **overrides)
+
+
+def issue_as(states: OAuthStateStore, state: str, **overrides: str | None) -> str:
     log_audit.remember(state)
     fields = {
         "org_id": "org-a",
@@ -190,6 +194,26 @@ def test_a_state_of_the_longest_accepted_length_is_looked_up(states):
     assert rejected.value.reason == "invalid_state"
     with pytest.raises(AssertionError, match="the table was called"):
         OAuthStateStore(UnreachableTable(), ttl_seconds=600).peek("a" * MAX_STATE_LENGTH)  # type: ignore[arg-type]
+
+
+def test_a_state_with_a_lone_surrogate_is_refused_not_a_crash(states):
+    forged = "\ud800" + "a" * 42  # a JSON body may carry one ("\\ud800"); it has no UTF-8 form
+
+    for attempt in (states.peek, lambda s: claim(states, s)):
+        with pytest.raises(StateRejected) as rejected:
+            attempt(forged)
+        assert rejected.value.reason == "invalid_state"
+    assert states.burn(forged) is None
+
+
+def test_saving_a_state_never_overwrites_a_pending_one(states):
+    state = issue(states)
+
+    with pytest.raises(ClientError) as refused:
+        issue_as(states, state, user_id="admin-b")
+
+    assert refused.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
+    assert states.peek(state).user_id == "admin-a"
 
 
 def test_a_state_expires_at_the_exact_second_its_ttl_ends(states, clock):

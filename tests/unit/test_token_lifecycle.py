@@ -235,6 +235,32 @@ def test_short_lived_tokens_do_not_refresh_on_every_call(aws_with_sandbox, sandb
     assert sandbox.grant_count(REFRESH) == 0
 
 
+@pytest.mark.parametrize(
+    ("ttl", "seconds_left", "refreshed"),
+    [
+        (3600, 301, False),  # the 5-minute margin has not begun
+        (3600, 300, True),  # it begins: renewed before use
+        (61, 30.25, False),  # a token shorter than twice the margin: half its lifetime in whole seconds (30 s)
+        (61, 30, True),
+    ],
+)
+@pytest.mark.usefixtures("aws_with_sandbox")
+def test_a_token_is_renewed_from_the_second_its_margin_begins(sandbox, clock, ttl, seconds_left, refreshed):
+    register_tenant_redirects(sandbox)
+    credentials = save_demo_credentials()
+    sandbox.set_access_token_ttl(ttl)
+    clock.now = float(int(clock.now))  # whole seconds, as the store keeps them: the boundary falls on a reading
+    service = service_for(clock)
+    connect(service, sandbox)
+    sandbox.reset()
+    clock.advance(ttl - seconds_left)
+
+    source, _ = org_source(service, credentials)
+    source.access_token()
+
+    assert sandbox.grant_count(REFRESH) == (1 if refreshed else 0)
+
+
 # --- permanent and transient failures -------------------------------------------------------------------------------
 
 
