@@ -351,7 +351,7 @@ def test_a_transient_refresh_failure_surfaces_without_marking_and_cools_down(con
     assert cooling.value.code == "token_refresh_cooling_down"
     assert sandbox.grant_count(REFRESH) == 1
 
-    clock.advance(31)
+    clock.now = float(record.refresh_retry_after)  # the cooldown's last second has passed: the next call tries again
     assert org_source(service, credentials)[0].access_token()
     assert sandbox.grant_count(REFRESH) == 2
 
@@ -399,6 +399,9 @@ def test_waiters_give_up_in_bounded_time_while_a_live_lease_is_held(connected, s
         source[0].access_token()
 
     assert waited.value.code == "token_refresh_in_progress"
+    assert "renewing the Asana token" in waited.value.message  # says what it waited for
+    assert "Try again" in waited.value.fix
+    assert waited.value.retry_after == 5
     assert sandbox.grant_count(REFRESH) == 0
 
 
