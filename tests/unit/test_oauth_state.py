@@ -167,6 +167,15 @@ def test_a_forged_state_is_rejected(states, forged):
     assert len(scan()) == 1, "a forged state must not disturb real ones"
 
 
+def assert_refused_as_invalid(states: OAuthStateStore, state: str) -> None:
+    """Peeking, claiming and burning ``state`` all refuse it as an invalid state."""
+    for attempt in (states.peek, lambda s: claim(states, s)):
+        with pytest.raises(StateRejected) as rejected:
+            attempt(state)
+        assert rejected.value.reason == "invalid_state"
+    assert states.burn(state) is None
+
+
 class UnreachableTable:
     """A table no call may reach: a refusal that happens before any read or write."""
 
@@ -178,13 +187,7 @@ class UnreachableTable:
 
 @pytest.mark.parametrize("malformed", ["", "a" * (MAX_STATE_LENGTH + 1)])
 def test_a_malformed_state_is_refused_before_any_read_or_write(malformed):
-    states = OAuthStateStore(UnreachableTable(), ttl_seconds=600)  # type: ignore[arg-type]
-
-    for attempt in (states.peek, lambda s: claim(states, s)):
-        with pytest.raises(StateRejected) as rejected:
-            attempt(malformed)
-        assert rejected.value.reason == "invalid_state"
-    assert states.burn(malformed) is None
+    assert_refused_as_invalid(OAuthStateStore(UnreachableTable(), ttl_seconds=600), malformed)  # type: ignore[arg-type]
 
 
 def test_a_state_of_the_longest_accepted_length_is_looked_up(states):
@@ -197,13 +200,7 @@ def test_a_state_of_the_longest_accepted_length_is_looked_up(states):
 
 
 def test_a_state_with_a_lone_surrogate_is_refused_not_a_crash(states):
-    forged = "\ud800" + "a" * 42  # a JSON body may carry one ("\\ud800"); it has no UTF-8 form
-
-    for attempt in (states.peek, lambda s: claim(states, s)):
-        with pytest.raises(StateRejected) as rejected:
-            attempt(forged)
-        assert rejected.value.reason == "invalid_state"
-    assert states.burn(forged) is None
+    assert_refused_as_invalid(states, "\ud800" + "a" * 42)  # a JSON body may carry one ("\\ud800"): no UTF-8 form
 
 
 def test_saving_a_state_never_overwrites_a_pending_one(states):
