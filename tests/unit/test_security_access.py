@@ -18,7 +18,11 @@ from asana_integration.identity import Caller
 from asana_integration.models.asana import AsanaUser
 from asana_integration.models.connections import ConnectionKey
 from asana_integration.models.credentials import OrgCredentials
-from asana_integration.settings.access import OrganizationAccessResolver
+from asana_integration.settings.access import (
+    OTHER_APP_MESSAGE,
+    REQUIRES_CONNECTION_MESSAGE,
+    OrganizationAccessResolver,
+)
 from asana_integration.stores.connections import ConnectionStore, NewTokens
 from asana_integration.stores.credentials import CredentialStore
 from asana_integration.stores.field_crypto import TokenCipher
@@ -51,7 +55,9 @@ def resolver(clock=None) -> OrganizationAccessResolver:
     return OrganizationAccessResolver(config, CredentialStore(config), service)
 
 
-def connect_organization(*, expires_in: int = 3600, now: float | None = None) -> ConnectionStore:
+def connect_organization(
+    *, expires_in: int = 3600, now: float | None = None, client_id: str = APP.client_id
+) -> ConnectionStore:
     config = get_config()
     table = boto3.resource("dynamodb").Table(config.table_name)
     at = now if now is not None else 1_800_000_000.0
@@ -62,7 +68,7 @@ def connect_organization(*, expires_in: int = 3600, now: float | None = None) ->
         NewTokens(access_token="oauth-access", refresh_token="oauth-refresh", access_expires_at=expires_at),
         asana_user=AsanaUser(gid="1201", name="Dana Admin"),
         connected_by="admin-a",
-        client_id=APP.client_id,
+        client_id=client_id,
     )
     return store
 
@@ -107,6 +113,27 @@ def test_without_a_pat_the_organizations_oauth_connection_acts(aws):
     assert access.oauth_connection.status == "connected"
 
 
+def test_a_connection_made_with_another_app_does_not_act_and_says_so(aws):
+    save(APP)
+    connect_organization(now=time.time(), client_id="client-of-an-older-app")
+
+    with pytest.raises(ConnectionRequired) as required:
+        resolver().resolve(ADMIN, URLS)
+
+    assert required.value.code == "requires_connection"
+    assert required.value.message == OTHER_APP_MESSAGE
+
+
+def test_a_connection_that_recorded_no_app_is_taken_as_the_saved_apps(aws):
+    save(APP)
+    connect_organization(now=time.time(), client_id="")  # made before connections recorded their app
+
+    access = resolver().resolve(MEMBER, URLS)
+
+    assert access.mode == "oauth"
+    assert access.token_source.access_token() == "oauth-access"
+
+
 def test_without_pat_or_connection_an_admin_gets_a_connect_link_for_the_tenants_redirect_uri(aws):
     save(APP)
 
@@ -114,7 +141,7 @@ def test_without_pat_or_connection_an_admin_gets_a_connect_link_for_the_tenants_
         resolver().resolve(ADMIN, URLS)
 
     assert (required.value.status, required.value.code) == (409, "requires_connection")
-    assert "not connected" in required.value.message
+    assert required.value.message == REQUIRES_CONNECTION_MESSAGE  # not "made with another app": there is none
     assert "Connect / Authorize" in required.value.fix
     query = parse_qs(urlsplit(required.value.connect_url).query)
     assert query["redirect_uri"] == [URLS.redirect_uri]
