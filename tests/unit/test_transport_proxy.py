@@ -10,10 +10,13 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 
 import boto3
 import pytest
 from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.parameters import base as parameters_base
+from botocore.exceptions import EndpointConnectionError
 
 from asana_integration.asana import transport
 from asana_integration.asana.client import AsanaClient
@@ -161,6 +164,50 @@ def test_a_secret_that_cannot_be_read_is_a_diagnostic_and_nothing_is_sent(aws_wi
     assert "ResourceNotFoundException" in caught.value.message
     assert "ASANA_PROXY_SECRET_ARN" in caught.value.message
     assert sandbox.request_count() == 0, "no call went out directly instead"
+
+
+def test_secrets_manager_not_answering_is_a_diagnostic_not_a_crash(proxy_secret, sandbox, monkeypatch):
+    def no_answer(*args, **kwargs):
+        try:
+            raise EndpointConnectionError(endpoint_url="https://secretsmanager.us-east-1.amazonaws.com")
+        except EndpointConnectionError as cause:  # Powertools wraps every failure; this one is no AWS error answer
+            raise parameters.exceptions.GetParameterError(str(cause)) from cause
+
+    monkeypatch.setattr(transport.parameters, "get_secret", no_answer)
+
+    with pytest.raises(AsanaUnreachable) as caught:
+        rest_client(get_config()).me()
+
+    assert caught.value.code == "asana_proxy_secret_unreadable"
+    assert "(no answer)" in caught.value.message
+    assert sandbox.request_count() == 0
+
+
+class _Later(datetime):
+    """``datetime`` for Powertools' parameter cache, moved on by ``ahead``: its entries expire without waiting."""
+
+    ahead = timedelta(0)
+
+    @classmethod
+    def now(cls, tz=None):
+        return datetime.now(tz) + cls.ahead
+
+
+def test_a_rotated_proxy_url_applies_when_the_cache_period_ends_not_before(proxy_secret, proxy, sandbox, monkeypatch):
+    monkeypatch.setattr(parameters_base, "datetime", _Later)
+    client = rest_client(get_config())
+    client.me()
+    with FakeProxy(PROXY_USER, "rotated-password-4c2d") as rotated:
+        log_audit.remember("rotated-password-4c2d")
+        boto3.client("secretsmanager").put_secret_value(SecretId=proxy_secret, SecretString=rotated.url)
+
+        monkeypatch.setattr(_Later, "ahead", timedelta(seconds=transport.PROXY_CACHE_SECONDS - 10))
+        client.me()  # within the period: the cached URL, no Secrets Manager call per request
+        monkeypatch.setattr(_Later, "ahead", timedelta(seconds=transport.PROXY_CACHE_SECONDS + 1))
+        client.me()  # the period has ended: the rotated URL
+
+        assert rotated.paths() == ["/api/1.0/users/me"]
+    assert proxy.paths() == ["/api/1.0/users/me"] * 2
 
 
 def test_without_any_proxy_setting_calls_go_directly(aws_with_sandbox, proxy, sandbox):
