@@ -110,7 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not (args.keep or args.survivors):
             shutil.rmtree(MUTANTS, ignore_errors=True)
         if args.survivors:
-            names = [name for path in paths for name in undetected(path, scope)]
+            exclusions = load_exclusions(EXCLUSIONS_FILE)
+            names = [name for path in paths for name in unexplained_survivors(path, scope, exclusions)]
             print(f"Running the last run's {len(names)} survivors again")
         else:
             names = [pattern for path in paths for pattern in mutant_patterns(path, scope)]
@@ -171,9 +172,14 @@ def mutant_patterns(path: str, scope: Mapping[str, frozenset[str]]) -> list[str]
     return [f"{module_name(path)}.*"]
 
 
-def undetected(path: str, scope: Mapping[str, frozenset[str]]) -> list[str]:
-    """The mutants of ``path`` (in its scope) the last run did not detect: the ones a new test may now kill."""
-    return sorted(name for name, status in scoped_statuses(path, scope).items() if status not in DETECTED_STATUSES)
+def unexplained_survivors(path: str, scope: Mapping[str, frozenset[str]], exclusions: Exclusions) -> list[str]:
+    """The mutants of ``path`` (in its scope) the last run did not detect and no exclusion explains: the ones a new
+    test may kill (an excluded one would only survive again, at the cost of all its tests)."""
+    return sorted(
+        name
+        for name, status in scoped_statuses(path, scope).items()
+        if status not in DETECTED_STATUSES and exclusion_of(name, path, exclusions) is None
+    )
 
 
 EXCLUSION_KINDS = frozenset({"equivalent", "text-only", "aws-only"})  # see tests/mutation/exclusions.toml
@@ -272,6 +278,20 @@ def statuses(path: str) -> dict[str, str]:
     return {name: status_by_exit_code[code] for name, code in data.exit_code_by_key.items()}
 
 
+def exclusion_of(name: str, path: str, exclusions: Exclusions, change: Change | None = None) -> str | None:
+    """Why a surviving mutant is left out of its module's score ("listed", "keyword case", "log line"), or None."""
+    change = change or change_of(name, path)
+    if change in {exclusion.change for exclusion in exclusions.listed}:
+        return "listed"
+    if exclusions.keyword_case_reason and only_keyword_case_changes(change):
+        return "keyword case"
+    if exclusions.log_lines_reason and (
+        change.function in exclusions.log_field_helpers or only_log_lines_change(name, path)
+    ):
+        return "log line"
+    return None
+
+
 def scoped_statuses(path: str, scope: Mapping[str, frozenset[str]]) -> dict[str, str]:
     from mutmut.utils.format_utils import mangled_name_from_mutant_name
 
@@ -286,7 +306,6 @@ def score_modules(
 ) -> tuple[list[ModuleScore], list[Exclusion]]:
     from mutmut.utils.format_utils import mangled_name_from_mutant_name
 
-    by_change = {exclusion.change: exclusion for exclusion in exclusions.listed}
     used: set[Change] = set()
     scores = []
     for path in paths:
@@ -303,18 +322,15 @@ def score_modules(
                 score.killed += 1
                 continue
             change = change_of(name, path)
-            if change in by_change:
-                score.excluded += 1
-                used.add(change)
-            elif exclusions.keyword_case_reason and only_keyword_case_changes(change):
-                score.excluded += 1
-            elif exclusions.log_lines_reason and (
-                change.function in exclusions.log_field_helpers or only_log_lines_change(name, path)
-            ):
-                score.excluded += 1
-                score.log_lines += 1
-            else:
+            excluded = exclusion_of(name, path, exclusions, change)
+            if excluded is None:
                 score.survivors.append(f"{name} ({status}):\n      - {change.original}\n      + {change.mutant}")
+                continue
+            score.excluded += 1
+            if excluded == "listed":
+                used.add(change)
+            elif excluded == "log line":
+                score.log_lines += 1
         scores.append(score)
     covered = {f"{module_name(path)}." for path in paths}
     # Listed survivors of the modules that ran but not met: killed now, or the code changed. Either way, re-check them.
