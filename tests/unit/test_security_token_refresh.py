@@ -18,6 +18,7 @@ from moto import mock_aws
 
 from asana_integration.asana.errors import RefreshTokenInvalid
 from asana_integration.asana.oauth import TokenGrant
+from asana_integration.connections import token_refresh
 from asana_integration.connections.token_refresh import ConnectionTokenSource
 from asana_integration.errors import SEED_AUTH_FAILED, AsanaAuthenticationFailed, AsanaUnavailable
 from asana_integration.models.asana import AsanaUser
@@ -435,10 +436,24 @@ def test_a_waiter_gives_up_keeping_the_lambdas_reserve(world):
         world.source(remaining_time_ms=remaining_time_ms).access_token()
 
     assert (gave_up.value.code, gave_up.value.retry_after) == ("token_refresh_in_progress", 5)
-    left = remaining_time_ms()
-    assert left >= 3000, "the function must keep 3 s to answer"
-    assert left < 3000 + 300, "it waits as long as the reserve allows"
+    assert remaining_time_ms() == token_refresh.REMAINING_TIME_RESERVE_MS, "it waits until only the reserve is left"
+    assert sum(world.sleeps) == pytest.approx(3.0)
     assert world.asana.calls == 0
+
+
+@pytest.mark.parametrize(("draw", "factor"), [("low", 0.5), ("high", 1.5)])
+def test_a_waiter_polls_every_half_to_one_and_a_half_poll_intervals(world, monkeypatch, draw, factor):
+    world.connect(expires_in=-10)
+    hold_lease(world)
+    # The jitter's extremes: random.uniform(a, b) returning a, or b.
+    monkeypatch.setattr(token_refresh.random, "uniform", lambda a, b: a if draw == "low" else b)
+
+    with pytest.raises(AsanaUnavailable):
+        world.source(remaining_time_ms=lambda: 4000).access_token()  # 1 s to wait: several polls
+
+    polls = world.sleeps[:-1]  # the last one is cut short by the deadline
+    assert len(polls) >= 2
+    assert polls == [pytest.approx(factor * token_refresh.POLL_INTERVAL_SECONDS)] * len(polls)
 
 
 def test_a_waiter_with_less_time_left_than_the_reserve_does_not_wait(world):
@@ -479,7 +494,8 @@ def test_without_a_lambda_deadline_a_waiter_gives_up_after_its_own_lease_length(
         world.source().access_token()
 
     waited = world.clock() - START
-    assert 30 < waited < 30 + 2 * 0.2 + 0.3
+    # Its own lease length and two polls: long enough to see a holder that dies at once lose its lease.
+    assert waited == pytest.approx(token_refresh.LEASE_SECONDS + 2 * token_refresh.POLL_INTERVAL_SECONDS)
 
 
 def test_without_a_lambda_deadline_a_waiter_outlasts_an_abandoned_lease_and_takes_it_over(world):
