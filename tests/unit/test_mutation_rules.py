@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.mutation.__main__ import Change, only_keyword_case_changes
+from tests.mutation.fastest_first import module_words
 
 
 @pytest.mark.parametrize(
@@ -41,3 +42,17 @@ def test_lower_cased_expression_keywords_are_equivalent(original, mutant):
 )
 def test_anything_else_is_not_excluded_by_the_keyword_rule(original, mutant):
     assert not only_keyword_case_changes(Change("f", original, mutant))
+
+
+@pytest.mark.parametrize(
+    ("mutant", "words"),
+    [
+        ("asana_integration.asana.transport.x_send__mutmut_3", ("transport",)),
+        ("asana_integration.stores.webhooks.xǁWebhookStoreǁget__mutmut_1", ("webhooks", "webhook")),
+        ("asana_integration.identity.x__identifier__mutmut_2", ("identity",)),
+        ("stats", ()),  # mutmut's own runs (statistics, clean tests): no module comes first
+        ("", ()),
+    ],
+)
+def test_a_mutants_own_test_files_are_found_by_its_module_name(mutant, words):
+    assert module_words(mutant) == words
