@@ -46,7 +46,7 @@ def test_a_connect_timeout_is_unreachable_and_says_how_it_went():
     assert isinstance(error, AsanaUnreachable)
     assert (error.status, error.code) == (502, "asana_connect_timeout")
     assert "timed out" in error.message
-    assert "directly" in error.message
+    assert "directly (no proxy is configured)" in error.message
     assert_names_the_target_only(error)
 
 
@@ -91,7 +91,7 @@ def test_a_refused_connection_is_unreachable_and_names_the_host():
 
     assert isinstance(error, AsanaUnreachable)
     assert (error.status, error.code) == (502, "asana_connection_error")
-    assert "directly" in error.message
+    assert "directly (no proxy is configured)" in error.message
     assert_names_the_target_only(error)
 
 
