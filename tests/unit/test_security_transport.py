@@ -3,6 +3,8 @@ how it was reached (directly, or through which proxy, credentials redacted), nev
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import requests
 import responses
@@ -33,6 +35,12 @@ def fail_with(error: Exception, *, proxy: str | None = None) -> AsanaUnreachable
     return failed.value
 
 
+def seconds_in(message: str, pattern: str) -> float:
+    found = re.search(pattern, message)
+    assert found, message
+    return float(found.group(1))
+
+
 def assert_names_the_target_only(error: AsanaUnreachable | AsanaUnavailable) -> None:
     text = f"{error.message} {error.fix}"
     assert HOST in error.message
@@ -47,6 +55,7 @@ def test_a_connect_timeout_is_unreachable_and_says_how_it_went():
     assert (error.status, error.code) == (502, "asana_connect_timeout")
     assert "timed out" in error.message
     assert "directly (no proxy is configured)" in error.message
+    assert 0 <= seconds_in(error.message, r"timed out after (\d+\.\d) s") < 5, "the time really waited"
     assert_names_the_target_only(error)
 
 
@@ -73,7 +82,7 @@ def test_an_answer_cut_off_mid_body_is_a_transient_unavailability(cut_off):
     assert isinstance(error, AsanaUnavailable)
     assert (error.status, error.code) == (503, "asana_timeout")
     assert "cut off" in error.message
-    assert error.fix
+    assert "Try again in a minute" in error.fix
     assert_names_the_target_only(error)
 
 
@@ -82,6 +91,7 @@ def test_a_read_timeout_is_a_transient_unavailability():
 
     assert isinstance(error, AsanaUnavailable)
     assert (error.status, error.code) == (503, "asana_timeout")
+    assert 0 <= seconds_in(error.message, r"did not answer within (\d+\.\d) s") < 5, "the time really waited"
     assert "status.asana.com" in error.fix
     assert_names_the_target_only(error)
 
@@ -121,6 +131,7 @@ def test_a_tls_failure_says_which_and_points_at_the_ca_bundle(ssl_text, reason):
     assert error.code == "asana_ssl_error"
     assert f"({reason})" in error.message
     assert "ASANA_CA_BUNDLE" in error.message
+    assert "'unsupported SSL request'" in error.message  # the error a proxy that does not speak TLS gives
     assert "proxy.corp.example:3128" in error.message
     assert_names_the_target_only(error)
 
