@@ -13,7 +13,10 @@ from botocore.exceptions import ClientError
 from asana_integration.models.webhooks import DeliveryTarget, WebhookKind, WebhookState
 from asana_integration.stores.field_crypto import WebhookSecretCipher
 from asana_integration.stores.webhooks import (
+    BACKOFF_BASE_SECONDS,
+    BATCH_GET_MAX_KEYS,
     DELETED_RETENTION_SECONDS,
+    MAX_BATCH_GET_ATTEMPTS,
     PENDING_RETENTION_SECONDS,
     SECRET_CACHE_MAX_ENTRIES,
     SECRET_CACHE_SECONDS,
@@ -243,6 +246,56 @@ def test_an_organization_lists_only_its_own_webhooks(store, clocks):
     assert {r.prefix for r in store.for_org("org-a")} == ours
     assert [r.prefix for r in store.for_org("org-b")] == [theirs]
     assert store.for_org("org-c") == []
+
+
+def test_an_organization_with_more_webhooks_than_one_batch_read_lists_them_all_oldest_first(store, clocks):
+    ours = []
+    for _ in range(BATCH_GET_MAX_KEYS + 1):
+        ours.append(arm(store, clocks))
+        clocks.now += 1
+
+    assert [r.prefix for r in store.for_org("org-a")] == ours
+
+
+class ThrottledBatchReads:
+    """DynamoDB's BatchGetItem answering its first ``times`` calls with every key unprocessed, as under throttling."""
+
+    def __init__(self, real: Any, times: int) -> None:
+        self.real, self.times, self.calls = real, times, 0
+
+    def __call__(self, *, RequestItems: dict[str, Any]) -> dict[str, Any]:
+        self.calls += 1
+        if self.calls <= self.times:
+            return {"Responses": {}, "UnprocessedKeys": RequestItems}
+        return self.real(RequestItems=RequestItems)
+
+
+def throttled_store(aws: Any, cipher: CountingCipher, times: int, sleeps: list[float]) -> tuple[WebhookStore, Any]:
+    table = boto3.resource("dynamodb").Table(aws.table_name)
+    reads = ThrottledBatchReads(table.meta.client.batch_get_item, times)
+    table.meta.client.batch_get_item = reads  # type: ignore[method-assign]
+    return WebhookStore(table, cipher, sleep=sleeps.append), reads
+
+
+def test_reads_dynamodb_left_unprocessed_are_sent_again_after_a_growing_backoff(store, clocks, aws, cipher):
+    ours = {arm(store, clocks) for _ in range(3)}
+    sleeps: list[float] = []
+    throttled, reads = throttled_store(aws, cipher, 2, sleeps)
+
+    assert {r.prefix for r in throttled.for_org("org-a")} == ours
+    assert reads.calls == 3
+    assert sleeps == [BACKOFF_BASE_SECONDS, 2 * BACKOFF_BASE_SECONDS]
+
+
+def test_reads_left_unprocessed_at_every_attempt_fail_without_waiting_after_the_last(store, clocks, aws, cipher):
+    arm(store, clocks)
+    sleeps: list[float] = []
+    throttled, reads = throttled_store(aws, cipher, MAX_BATCH_GET_ATTEMPTS, sleeps)
+
+    with pytest.raises(RuntimeError, match="unprocessed"):
+        throttled.for_org("org-a")
+    assert reads.calls == MAX_BATCH_GET_ATTEMPTS
+    assert sleeps == [BACKOFF_BASE_SECONDS * 2**n for n in range(MAX_BATCH_GET_ATTEMPTS - 1)]
 
 
 # --- The secret cache ------------------------------------------------------------------------------------------------

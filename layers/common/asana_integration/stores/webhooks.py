@@ -384,13 +384,15 @@ class WebhookStore:
         for start in range(0, len(keys), BATCH_GET_MAX_KEYS):
             pending: Any = {self._table.name: {"Keys": keys[start : start + BATCH_GET_MAX_KEYS]}}
             for attempt in range(MAX_BATCH_GET_ATTEMPTS):
+                if attempt:
+                    # DynamoDB returns (not raises) what it throttled; AWS asks for exponential backoff before
+                    # resending it (between attempts only: none after the last, which gives up).
+                    self._sleep(BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
                 response = client.batch_get_item(RequestItems=pending)
                 records += [_record(item) for item in response.get("Responses", {}).get(self._table.name, [])]
                 pending = response.get("UnprocessedKeys") or {}
                 if not pending:
                     break
-                # DynamoDB returns (not raises) what it throttled; AWS asks for exponential backoff before resending.
-                self._sleep(BACKOFF_BASE_SECONDS * 2**attempt)
             else:
                 raise RuntimeError(f"DynamoDB left webhook reads unprocessed after {MAX_BATCH_GET_ATTEMPTS} attempts")
         return records
