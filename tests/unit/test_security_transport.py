@@ -92,6 +92,7 @@ def test_a_read_timeout_is_a_transient_unavailability():
     assert isinstance(error, AsanaUnavailable)
     assert (error.status, error.code) == (503, "asana_timeout")
     assert 0 <= seconds_in(error.message, r"did not answer within (\d+\.\d) s") < 5, "the time really waited"
+    assert "Try again in a minute" in error.fix
     assert "status.asana.com" in error.fix
     assert_names_the_target_only(error)
 
