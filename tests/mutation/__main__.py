@@ -102,6 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--survivors", action="store_true", help="reuse mutants/, run only the last run's survivors")
     parser.add_argument("--report", action="store_true", help="only print the scores of the last run")
     parser.add_argument("--min-score", type=float, default=DEFAULT_MIN_SCORE)
+    parser.add_argument("--jobs", type=int, help="mutants tested at once (mutmut's default: one per core)")
     args = parser.parse_args(argv)
 
     paths = selected_paths(args.modules)
@@ -116,7 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             names = [pattern for path in paths for pattern in mutant_patterns(path, scope)]
         names.append(f"{CANARY.function}__mutmut_*")
-        completed = subprocess.run([sys.executable, str(MUTMUT), "run", *names], check=False)  # noqa: S603
+        jobs = ["--max-children", str(args.jobs)] if args.jobs else []
+        command = [sys.executable, str(MUTMUT), "run", *jobs, *names]
+        completed = subprocess.run(command, check=False)  # noqa: S603
         if completed.returncode != 0:
             print(f"mutmut run failed (exit {completed.returncode})", file=sys.stderr)
             return completed.returncode
