@@ -148,6 +148,7 @@ def test_a_secret_that_holds_no_proxy_url_is_a_diagnostic_that_does_not_echo_it(
 
     assert caught.value.code == "asana_proxy_secret_invalid"
     assert "ASANA_PROXY_SECRET_ARN" in caught.value.message
+    assert "does not hold a proxy URL" in caught.value.message
     if stored:
         assert stored not in json.dumps(caught.value.to_body())
     assert sandbox.request_count() == 0, "nothing was sent around the proxy"
@@ -164,7 +165,16 @@ def test_a_secret_that_cannot_be_read_is_a_diagnostic_and_nothing_is_sent(aws_wi
     assert caught.value.code == "asana_proxy_secret_unreadable"
     assert "ResourceNotFoundException" in caught.value.message
     assert "ASANA_PROXY_SECRET_ARN" in caught.value.message
+    assert "this function's role may read" in caught.value.message  # the fix: the secret's name or the role's IAM
     assert sandbox.request_count() == 0, "no call went out directly instead"
+
+
+def test_a_proxy_url_stored_as_binary_is_used_like_a_string(proxy_secret, proxy, sandbox):
+    boto3.client("secretsmanager").put_secret_value(SecretId=proxy_secret, SecretBinary=proxy.url.encode())
+
+    rest_client(get_config()).me()
+
+    assert proxy.paths() == ["/api/1.0/users/me"]
 
 
 def test_secrets_manager_not_answering_is_a_diagnostic_not_a_crash(proxy_secret, sandbox, monkeypatch):
