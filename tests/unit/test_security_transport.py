@@ -161,3 +161,16 @@ def test_a_successful_call_is_returned_untouched():
     assert sent.req_kwargs["verify"] == "/opt/certs/corp-ca.pem"
     assert sent.headers["Accept"] == "application/json"
     assert sent.headers["User-Agent"] == "securedb-asana-integration"
+
+
+def test_a_session_built_elsewhere_keeps_its_proxy_and_the_message_names_asana_proxy():
+    session = requests.Session()  # not one build_session made: no configuration to read a proxy from
+    session.proxies = {"https": PROXY}
+    with responses.RequestsMock() as asana:
+        asana.post(TARGET, body=requests.exceptions.ConnectionError("Connection refused"))
+        with pytest.raises(AsanaUnreachable) as failed:
+            send(session, "POST", SENT_TO, timeout=7.5)
+
+    assert "(ASANA_PROXY)" in failed.value.message
+    assert "proxy.corp.example:3128" in failed.value.message
+    assert session.proxies == {"https": PROXY}
