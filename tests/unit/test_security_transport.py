@@ -64,7 +64,7 @@ def test_a_connect_timeout_through_a_proxy_names_the_proxy_without_its_credentia
 
     assert error.code == "asana_connect_timeout"
     assert "proxy.corp.example:3128" in error.message
-    assert "ASANA_PROXY" in error.message
+    assert "route it through a proxy (ASANA_PROXY)" in error.message  # the setting the proxy came from
     assert_names_the_target_only(error)
 
 
@@ -111,7 +111,7 @@ def test_a_proxy_failure_names_the_proxy_host_and_the_setting():
 
     assert error.code == "asana_proxy_error"
     assert "proxy.corp.example:3128" in error.message
-    assert "ASANA_PROXY" in error.message
+    assert "route it through a proxy (ASANA_PROXY)" in error.message  # the setting the proxy came from
     assert_names_the_target_only(error)
 
 

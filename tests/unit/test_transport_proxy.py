@@ -129,7 +129,7 @@ def test_a_failing_proxy_is_named_without_its_credentials(proxy_secret, sandbox)
     shown = json.dumps(caught.value.to_body())
     assert caught.value.code == "asana_proxy_error"
     assert f"through the proxy http://127.0.0.1:{dead.rsplit(':', 1)[1]}" in caught.value.message
-    assert "ASANA_PROXY_SECRET_ARN" in caught.value.message
+    assert "Check the proxy URL in ASANA_PROXY_SECRET_ARN (host" in caught.value.message  # where the URL came from
     assert "the proxy allows HTTPS CONNECT to app.asana.com" in caught.value.message  # what to ask the proxy's owner
     assert PROXY_PASSWORD not in shown
     assert PROXY_USER not in shown
