@@ -111,7 +111,7 @@ def test_a_proxy_failure_names_the_proxy_host_and_the_setting():
 
     assert error.code == "asana_proxy_error"
     assert "proxy.corp.example:3128" in error.message
-    assert "route it through a proxy (ASANA_PROXY)" in error.message  # the setting the proxy came from
+    assert "Check the proxy URL in ASANA_PROXY (host" in error.message  # the setting the proxy came from
     assert_names_the_target_only(error)
 
 
