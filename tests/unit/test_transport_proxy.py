@@ -226,3 +226,46 @@ def test_without_any_proxy_setting_calls_go_directly(aws_with_sandbox, proxy, sa
 
     assert proxy.passed == []
     assert sandbox.request_count("GET", "/api/1.0/users/me") == 1
+
+
+def test_with_no_proxy_setting_the_environments_proxy_applies(aws_with_sandbox, proxy, sandbox, monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)  # the sandbox speaks plain HTTP; Asana's HTTPS_PROXY alike
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+
+    rest_client(get_config()).me()
+
+    assert proxy.paths() == ["/api/1.0/users/me"]
+
+
+def test_asana_proxy_wins_over_the_environments_proxy(aws_with_sandbox, proxy, sandbox, monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed_port()}")
+    monkeypatch.setenv("ASANA_PROXY", proxy.url)
+    get_config.cache_clear()
+
+    rest_client(get_config()).me()
+
+    assert proxy.paths() == ["/api/1.0/users/me"]
+
+
+def test_a_failing_proxy_from_the_environment_is_named_as_such(aws_with_sandbox, sandbox, monkeypatch):
+    port = closed_port()
+    monkeypatch.setenv("HTTP_PROXY", f"http://{PROXY_USER}:{PROXY_PASSWORD}@127.0.0.1:{port}")
+
+    with pytest.raises(AsanaUnreachable) as caught:
+        rest_client(get_config()).me()
+
+    assert caught.value.code == "asana_proxy_error"
+    assert f"through the proxy http://127.0.0.1:{port} (from the environment's HTTP_PROXY)" in caught.value.message
+    assert "Check the proxy URL in HTTP_PROXY (host" in caught.value.message
+    assert PROXY_PASSWORD not in json.dumps(caught.value.to_body())
+    assert sandbox.request_count() == 0
+
+
+def test_no_proxy_exempts_asana_from_the_environments_proxy(aws_with_sandbox, proxy, sandbox, monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+    rest_client(get_config()).me()
+
+    assert proxy.passed == []
+    assert sandbox.request_count("GET", "/api/1.0/users/me") == 1

@@ -8,7 +8,8 @@ Both the REST client and the OAuth endpoints (token exchange, refresh, revoke) g
 ``SecretString`` is the URL, named by ``ASANA_PROXY_SECRET_ARN``. It is read through Powertools' parameters cache
 before each request, so a changed URL reaches warm Lambdas (and their long-lived OAuth session) within
 ``PROXY_CACHE_SECONDS``. ``ASANA_PROXY`` gives the URL directly, for local development only. The URL is only ever shown
-through ``redact_url``.
+through ``redact_url``. With neither set, requests applies the environment's ``HTTPS_PROXY`` (or ``ALL_PROXY``, less
+``NO_PROXY``) as usual, and the diagnostics name that variable.
 """
 
 from __future__ import annotations
@@ -94,6 +95,10 @@ def send(session: requests.Session, method: str, url: str, *, timeout: float, **
     proxy_setting = _apply_current_proxy(session)
     proxy = session.proxies.get("https")
     via = f" through the proxy {redact_url(proxy)}" if proxy else " directly (no proxy is configured)"
+    if not proxy and (from_environment := _environment_proxy(session, url)):
+        # With no proxy of ours requests takes one from the environment: the message names it, never "directly".
+        proxy, proxy_setting = from_environment
+        via = f" through the proxy {redact_url(proxy)} (from the environment's {proxy_setting})"
     # requests lets HTTPS_PROXY and REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE from the environment win over session.proxies and
     # session.verify (Session.merge_environment_settings); request-level values win over the environment, so pinning
     # them here makes our proxy and ASANA_CA_BUNDLE apply wherever those variables are also set.
@@ -157,6 +162,18 @@ def _apply_current_proxy(session: requests.Session) -> str:
     current = proxy_url(session.config)
     session.proxies = {"http": current, "https": current} if current else {}
     return "ASANA_PROXY_SECRET_ARN" if session.config.asana_proxy_secret_arn else "ASANA_PROXY"
+
+
+def _environment_proxy(session: requests.Session, url: str) -> tuple[str, str] | None:
+    """The proxy requests itself takes from the environment for ``url`` (``HTTPS_PROXY``, ``ALL_PROXY``, less
+    ``NO_PROXY``) when the session has none of ours, and the variable it comes from; None when there is none."""
+    if not session.trust_env:
+        return None
+    found = requests.utils.get_environ_proxies(url)
+    for key in (urlsplit(url).scheme, "all"):
+        if found.get(key):
+            return found[key], f"{key.upper()}_PROXY"
+    return None
 
 
 def _ssl_reason(exc: requests.exceptions.SSLError) -> str:
