@@ -171,6 +171,19 @@ def test_a_checkpoint_with_nothing_seen_yet_round_trips_and_expires_a_week_after
     assert item["expires_at"] == int(clock.now) + sync_state.CHECKPOINT_TTL_SECONDS
 
 
+def test_every_chunk_of_a_checkpoint_expires_with_its_head(store, clock, monkeypatch):
+    """A unit that never completes (its run abandoned) leaves its checkpoint behind: all of it must expire."""
+    monkeypatch.setattr(sync_state, "CHECKPOINT_CHUNK_CHARS", 1000)
+    store.start_run(ORG, "r1", "full", "schedule")
+
+    chunks = store.save_checkpoint(ORG, "r1", "tasks.1", {"offset": "x"}, {f"1206{n:012d}" for n in range(5000)})
+
+    items = [i for i in boto3.resource("dynamodb").Table(store._table.name).scan()["Items"] if "CHECKPOINT" in i["pk"]]
+    assert chunks > 1
+    assert len(items) == chunks
+    assert {item.get("expires_at") for item in items} == {int(clock.now) + sync_state.CHECKPOINT_TTL_SECONDS}
+
+
 def test_a_checkpoint_belongs_to_its_run_and_unit_and_a_later_save_replaces_it(store):
     store.start_run(ORG, "r1", "full", "schedule")
     store.save_checkpoint(ORG, "r1", "tasks.1", {"offset": "a"}, ["1", "2"])

@@ -86,8 +86,8 @@ def decode_org_id(encoded: str) -> str:
     try:
         decoded = _unescape(encoded)
     except UnicodeDecodeError:
-        decoded = None
-    if decoded is None or encode_org_id(decoded) != encoded:
+        raise ValueError("not an encoded organization id") from None
+    if encode_org_id(decoded) != encoded:
         raise ValueError("not an encoded organization id")
     return decoded
 

@@ -336,9 +336,9 @@ class SyncStateStore:
         self, org_id: str, run_id: str, unit_id: str, state: Mapping[str, Any], seen: Iterable[str]
     ) -> int:
         """Keep a unit's progress (its own ``state`` and the gids seen so far); returns the number of chunks."""
+        # Never empty: zlib's stream of no data still has its header and checksum.
         encoded = base64.b64encode(zlib.compress("\n".join(sorted(seen)).encode(), 9)).decode()
         chunks = [encoded[i : i + CHECKPOINT_CHUNK_CHARS] for i in range(0, len(encoded), CHECKPOINT_CHUNK_CHARS)]
-        chunks = chunks or [""]
         expires_at = int(self._clock() + CHECKPOINT_TTL_SECONDS)
         head, *rest = _checkpoint_keys(org_id, run_id, unit_id, len(chunks))
         for key, chunk in zip(rest, chunks[1:], strict=True):
@@ -365,7 +365,7 @@ class SyncStateStore:
         for key in _checkpoint_keys(org_id, run_id, unit_id, chunks)[1:]:
             item = self._table.get_item(Key=key, ConsistentRead=True).get("Item") or {}
             parts.append(str(item.get("seen", "")))
-        raw = zlib.decompress(base64.b64decode("".join(parts))).decode() if parts[0] else ""
+        raw = zlib.decompress(base64.b64decode("".join(parts))).decode()
         return Checkpoint(json.loads(str(head["state"])), set(filter(None, raw.split("\n"))), chunks)
 
     # --- Incremental cursors ----------------------------------------------------------------------------------------
