@@ -184,6 +184,18 @@ def test_every_chunk_of_a_checkpoint_expires_with_its_head(store, clock, monkeyp
     assert {item.get("expires_at") for item in items} == {int(clock.now) + sync_state.CHECKPOINT_TTL_SECONDS}
 
 
+def test_a_checkpoint_missing_a_chunk_is_no_checkpoint(store, monkeypatch):
+    monkeypatch.setattr(sync_state, "CHECKPOINT_CHUNK_CHARS", 1000)
+    store.start_run(ORG, "r1", "full", "schedule")
+    store.save_checkpoint(ORG, "r1", "tasks.1", {"offset": "x"}, {f"1206{n:012d}" for n in range(5000)})
+    table = boto3.resource("dynamodb").Table(store._table.name)
+    chunk = next(item for item in table.scan()["Items"] if "CHECKPOINT" in item["pk"] and "chunks" not in item)
+
+    table.delete_item(Key={"pk": chunk["pk"], "sk": chunk["sk"]})  # gone by TTL before its head
+
+    assert store.load_checkpoint(ORG, "r1", "tasks.1") is None  # the unit starts over, never with gids missing
+
+
 def test_a_checkpoint_belongs_to_its_run_and_unit_and_a_later_save_replaces_it(store):
     store.start_run(ORG, "r1", "full", "schedule")
     store.save_checkpoint(ORG, "r1", "tasks.1", {"offset": "a"}, ["1", "2"])

@@ -384,3 +384,15 @@ def test_a_record_without_a_secret_has_none_to_give():
         cache_store(PlainCipher(), Clocks()).secret_of(
             DeliveryTarget(prefix="p" * 32, org_id="org-a", state=WebhookState.PENDING, kind=WebhookKind.CREATED)
         )
+
+
+def test_deleting_a_webhook_drops_its_decrypted_secret_from_memory_at_once(store, clocks, cipher):
+    prefix = arm(store, clocks, WebhookKind.EXPECTED_MANUAL)
+    assert store.accept_handshake(prefix, SECRET, clocks.now)  # the plain secret is now kept for a few minutes
+    raced = store.delivery_target(prefix)  # a delivery read its target just before the deletion
+
+    assert store.mark_deleted(prefix) is True
+
+    assert raced is not None
+    assert store.secret_of(raced) == SECRET  # still answerable, but only by KMS again: nothing stayed in memory
+    assert cipher.decryptions == 1

@@ -356,15 +356,20 @@ class SyncStateStore:
         return len(chunks)
 
     def load_checkpoint(self, org_id: str, run_id: str, unit_id: str) -> Checkpoint | None:
-        head_key, *_ = _checkpoint_keys(org_id, run_id, unit_id, 1)
+        """The unit's saved progress; None when there is none, or when part of it is gone (the unit starts over)."""
+        [head_key] = _checkpoint_keys(org_id, run_id, unit_id, 1)
         head = self._table.get_item(Key=head_key, ConsistentRead=True).get("Item")
         if not head:
             return None
         chunks = int(head["chunks"])  # type: ignore[arg-type]
         parts = [str(head["seen"])]
         for key in _checkpoint_keys(org_id, run_id, unit_id, chunks)[1:]:
-            item = self._table.get_item(Key=key, ConsistentRead=True).get("Item") or {}
-            parts.append(str(item.get("seen", "")))
+            item = self._table.get_item(Key=key, ConsistentRead=True).get("Item")
+            if not item:
+                # TTL deletes items in no particular order, so an old head may outlive a chunk: starting over is
+                # correct (a unit's writes are idempotent), a checkpoint missing gids would hide deletions.
+                return None
+            parts.append(str(item["seen"]))
         raw = zlib.decompress(base64.b64decode("".join(parts))).decode()
         return Checkpoint(json.loads(str(head["state"])), set(filter(None, raw.split("\n"))), chunks)
 
