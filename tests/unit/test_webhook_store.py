@@ -396,3 +396,20 @@ def test_deleting_a_webhook_drops_its_decrypted_secret_from_memory_at_once(store
     assert raced is not None
     assert store.secret_of(raced) == SECRET  # still answerable, but only by KMS again: nothing stayed in memory
     assert cipher.decryptions == 1
+
+
+def test_a_delivery_target_carries_when_the_last_delivery_was_recorded(store, clocks):
+    """The receiver writes a delivery's arrival at most once a minute, judged by this value."""
+    prefix = arm(store, clocks, WebhookKind.EXPECTED_MANUAL)
+    assert store.delivery_target(prefix).last_delivery_at is None  # type: ignore[union-attr]
+
+    assert store.record_delivery(prefix, clocks.now + 3.9)
+
+    assert store.delivery_target(prefix).last_delivery_at == int(clocks.now + 3.9)  # type: ignore[union-attr]
+
+
+def test_activating_a_webhook_that_is_gone_says_so_and_writes_nothing(store, clocks, aws):
+    unknown = "G" * 32
+
+    assert store.activate(unknown, "1209") is False
+    assert raw_item(aws, record_key(unknown)) is None
