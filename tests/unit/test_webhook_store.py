@@ -154,6 +154,7 @@ def test_a_created_webhook_becomes_active_only_through_activate_after_its_handsh
 
     record = store.get(prefix)
     assert (record.state, record.asana_gid) == (WebhookState.ACTIVE, "9901")  # type: ignore[union-attr]
+    assert record.activated_at == int(clocks.now)  # type: ignore[union-attr]  # health is judged from it
     assert record.accepts_deliveries  # type: ignore[union-attr]
     assert "expires_at" not in raw_item(aws, record_key(prefix))  # type: ignore[operator]
     assert "expires_at" not in raw_item(aws, index_key("org-a", prefix))  # type: ignore[operator]
