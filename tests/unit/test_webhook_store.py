@@ -414,3 +414,29 @@ def test_activating_a_webhook_that_is_gone_says_so_and_writes_nothing(store, clo
 
     assert store.activate(unknown, "1209") is False
     assert raw_item(aws, record_key(unknown)) is None
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        {"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}},  # no CancellationReasons at all
+        {
+            "Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+            "CancellationReasons": [{"Code": "None"}, {"Code": "TransactionConflict"}],
+        },
+    ],
+    ids=["access-denied", "transaction-conflict"],
+)
+def test_an_aws_error_other_than_a_failed_condition_is_raised_not_taken_for_a_lost_race(
+    store, clocks, monkeypatch, refusal
+):
+    prefix = arm(store, clocks, WebhookKind.EXPECTED_MANUAL)
+
+    def refuse(**kwargs: Any) -> None:
+        raise ClientError(refusal, "TransactWriteItems")  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store._table.meta.client, "transact_write_items", refuse)
+
+    with pytest.raises(ClientError) as raised:
+        store.mark_deleted(prefix)  # a False here would tell the admin "already deleted"
+    assert raised.value.response["Error"]["Code"] == refusal["Error"]["Code"]
