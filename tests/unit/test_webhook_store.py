@@ -99,7 +99,7 @@ def test_a_new_webhook_is_pending_under_an_unguessable_prefix_and_listed_for_its
     assert len({arm(store, clocks) for _ in range(20)}) == 20
     assert record is not None
     assert (record.org_id, record.state, record.kind) == ("org-a", WebhookState.PENDING, WebhookKind.CREATED)
-    assert (record.resource_gid, record.resource_type) == ("1201", "project")
+    assert (record.resource_gid, record.resource_type, record.created_by) == ("1201", "project", "admin-a")
     assert record.filters == ({"resource_type": "task", "action": "changed", "fields": ["name"]},)
     assert record.has_secret is False
     assert prefix in [r.prefix for r in store.for_org("org-a")]
@@ -191,6 +191,7 @@ def test_a_deleted_webhook_forgets_its_secret_and_is_kept_only_for_a_while(store
 
     record = store.get(prefix)
     assert record.state is WebhookState.DELETED  # type: ignore[union-attr]
+    assert record.deleted_at == int(clocks.now)  # type: ignore[union-attr]
     assert record.has_secret is False  # type: ignore[union-attr]
     assert not record.accepts_deliveries  # type: ignore[union-attr]
     assert store.secret_for(prefix) is None
