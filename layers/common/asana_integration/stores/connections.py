@@ -286,8 +286,8 @@ def _int(value: Any) -> int:
 
 
 def _bytes(value: Any) -> bytes:
-    # The resource API hands binary attributes back as boto3.dynamodb.types.Binary.
-    return bytes(value.value if hasattr(value, "value") else value)
+    # The resource API hands binary attributes back as boto3.dynamodb.types.Binary, which bytes() unwraps.
+    return bytes(value)
 
 
 def _record(key: ConnectionKey, item: dict[str, Any]) -> ConnectionRecord:

@@ -431,10 +431,10 @@ def _record(item: Mapping[str, Any]) -> WebhookRecord:
 
 
 def _bytes(value: Any) -> bytes | None:
-    # The resource API hands binary attributes back as boto3.dynamodb.types.Binary.
+    # The resource API hands binary attributes back as boto3.dynamodb.types.Binary, which bytes() unwraps.
     if value is None:
         return None
-    return bytes(value.value if hasattr(value, "value") else value)
+    return bytes(value)
 
 
 def _text(value: object) -> str | None:
