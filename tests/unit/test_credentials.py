@@ -447,6 +447,19 @@ def test_secrets_manager_lagging_behind_a_save_is_asked_again_then_answered_with
     assert sleep.waits == list(store_module.FRESH_READ_PAUSES_SECONDS)
 
 
+def test_a_secret_from_before_revisions_is_older_than_the_first_save(stubbed, sleep):
+    """A secret without a revision (written before revisions existed) is not what the first save wrote."""
+    store, stub = stubbed
+    stub.add_response("put_secret_value", put_answer())
+    store.save("org-a", CREDENTIALS)
+    unstamped = CREDENTIALS.model_copy(update={"revision": None})
+    for _ in range(1 + 1 + len(store_module.FRESH_READ_PAUSES_SECONDS)):
+        stub.add_response("get_secret_value", secret_answer(unstamped))
+
+    with pytest.raises(CredentialsChanging):
+        store.get("org-a")
+
+
 def test_secrets_manager_catching_up_after_a_pause_serves_the_saved_credentials(stubbed, sleep):
     store, stub = stubbed
     stub.add_response("put_secret_value", put_answer())

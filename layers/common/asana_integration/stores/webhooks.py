@@ -128,7 +128,7 @@ class WebhookStore:
             record["resource_gid"] = resource
         if resource_type is not None:
             record["resource_type"] = resource_type
-        index = {**index_key(org_id, prefix), "prefix": prefix, "created_at": now, "expires_at": expires_at}
+        index = {**index_key(org_id, prefix), "prefix": prefix, "expires_at": expires_at}
         self._transact(
             [
                 # 192 random bits never collide in practice; the condition makes sure of it.
