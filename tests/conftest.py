@@ -3,6 +3,7 @@ functions, with Asana's base URLs pointing wherever a test says."""
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 from collections.abc import Iterator, Mapping
@@ -100,6 +101,23 @@ def _clear_caches() -> None:
 
     get_config.cache_clear()
     parameters.clear_caches()
+
+
+@pytest.fixture
+def log_output() -> Iterator[io.StringIO]:
+    """Everything the Powertools logger writes (JSON lines, debug level included)."""
+    from asana_integration.observability import logger  # the layer is imported only by the tests that use it
+
+    stream = io.StringIO()
+    handler = logger.logger_handler  # type: ignore[attr-defined]
+    # Swapped in place: setStream() would flush the previous stream, which may be a capture of an earlier test that
+    # pytest has closed by now (the logger keeps the stdout it found when it was first imported).
+    previous_stream, handler.stream = handler.stream, stream
+    previous_level = logger.log_level
+    logger.setLevel("DEBUG")
+    yield stream
+    logger.setLevel(previous_level)
+    handler.stream = previous_stream
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ is a fake ``remaining_time_ms``.
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -30,7 +29,7 @@ from asana_integration.errors import (
     AsanaUnreachable,
     InvalidInput,
 )
-from asana_integration.observability import logger, metrics
+from asana_integration.observability import metrics
 
 API = "https://app.asana.com/api/1.0"
 TOKEN = "2/1208000000000001/1208999999999999:0a1b2c3d4e5f60718293a4b5c6d7e8f9"
@@ -84,21 +83,6 @@ def sleep() -> RecordingSleep:
 def _clear_metrics() -> Iterator[None]:
     yield
     metrics.clear_metrics()
-
-
-@pytest.fixture
-def log_output() -> Iterator[io.StringIO]:
-    """Everything the Powertools logger writes (JSON lines, debug level included)."""
-    stream = io.StringIO()
-    handler = logger.logger_handler  # type: ignore[attr-defined]
-    # Swapped in place: setStream() would flush the previous stream, which may be a capture of an earlier test that
-    # pytest has closed by now (the logger keeps the stdout it found when it was first imported).
-    previous_stream, handler.stream = handler.stream, stream
-    previous_level = logger.log_level
-    logger.setLevel("DEBUG")
-    yield stream
-    logger.setLevel(previous_level)
-    handler.stream = previous_stream
 
 
 def make_client(

@@ -8,11 +8,14 @@ not modelled by moto, so those tests drive the store with botocore's ``Stubber``
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+from botocore.exceptions import ClientError, EndpointConnectionError
 from botocore.stub import Stubber
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -22,8 +25,14 @@ from asana_integration.config import Config, get_config
 from asana_integration.errors import CredentialsChanging, DisconnectInProgress, SaveInProgress
 from asana_integration.models.credentials import OrgCredentials
 from asana_integration.stores import credentials as store_module
-from asana_integration.stores.credential_revisions import Published, RevisionLockBusy
+from asana_integration.stores.credential_revisions import (
+    LOCK_SECONDS,
+    CredentialRevisionStore,
+    Published,
+    RevisionLockBusy,
+)
 from asana_integration.stores.credentials import CredentialStore, decode_org_id, encode_org_id
+from asana_integration.web.dependencies import Services
 
 # https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_CreateSecret.html (Name) and
 # https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_Tag.html (Value).
@@ -149,6 +158,15 @@ def test_a_secret_saved_under_a_plain_id_before_the_encoding_is_still_found(aws)
     )
 
     assert CredentialStore(get_config()).get("org-legacy") == CREDENTIALS
+
+
+def test_an_id_whose_encoding_just_fits_a_tag_is_tagged(aws):
+    org_id = "a" * store_module.TAG_VALUE_MAX_LENGTH  # 256 characters, Secrets Manager's limit for a tag value
+
+    CredentialStore(get_config()).save(org_id, CREDENTIALS)
+
+    (secret,) = boto3.client("secretsmanager").list_secrets()["SecretList"]
+    assert secret["Tags"] == [{"Key": store_module.ORG_ID_TAG, "Value": org_id}]
 
 
 def test_an_id_too_long_for_a_tag_is_saved_untagged(aws):
@@ -289,6 +307,35 @@ def test_a_deletion_that_outlasts_the_wait_answers_409_and_writes_nothing(sleep)
     assert max(sleep.waits) <= store_module.MAX_RETRY_DELAY_SECONDS
 
 
+def test_the_deletion_wait_doubles_its_pause_up_to_the_cap_and_stops_within_the_bound(sleep, monkeypatch):
+    monkeypatch.setattr(store_module.random, "uniform", lambda low, high: low)  # the shortest jitter: most retries
+    store, stub = stubbed_store(sleep)
+    for _ in range(20):
+        stub.add_client_error("put_secret_value", INVALID_REQUEST, MARKED_FOR_DELETION)
+
+    with stub, pytest.raises(DisconnectInProgress):
+        store.save("org-a", CREDENTIALS)
+
+    # Half of 0.5, 1, 2, 4 (the cap), 4, 4, 4 s: 9.75 s in all; one more pause would pass the 10 s bound.
+    assert sleep.waits == [0.25, 0.5, 1.0, 2.0, 2.0, 2.0, 2.0]
+
+
+def test_a_deletion_completing_as_the_wait_reaches_its_bound_exactly_is_waited_out(stubbed, sleep, monkeypatch):
+    # Full pauses of 0.5, 1, 2 and 4 s (7.5 s), then a jittered 2.5 s: exactly DELETION_WAIT_SECONDS, still allowed.
+    factors = iter([1.0, 1.0, 1.0, 1.0, 0.625])
+    monkeypatch.setattr(store_module.random, "uniform", lambda low, high: next(factors))
+    store, stub = stubbed
+    for _ in range(5):
+        stub.add_client_error("put_secret_value", INVALID_REQUEST, MARKED_FOR_DELETION, expected_params=put_params())
+    stub.add_response("put_secret_value", put_answer(), expected_params=put_params())
+
+    saved = store.save("org-a", CREDENTIALS)
+
+    assert sleep.waits == [0.5, 1.0, 2.0, 4.0, 2.5]
+    assert sum(sleep.waits) == store_module.DELETION_WAIT_SECONDS
+    assert saved.revision == REVISION
+
+
 def test_a_save_does_not_wait_into_the_time_verification_needs(stubbed, sleep):
     store, stub = stubbed
     stub.add_client_error("put_secret_value", INVALID_REQUEST, MARKED_FOR_DELETION)
@@ -394,6 +441,21 @@ def test_a_secret_that_cannot_be_read_is_an_error_not_an_absence(stubbed):
         store.get("org-a")
 
 
+def test_secrets_manager_not_answering_is_an_error_not_an_absence(sleep):
+    store, _stub = stubbed_store(sleep)
+    unreachable = EndpointConnectionError(endpoint_url="https://secretsmanager.us-east-1.amazonaws.com/")
+
+    def get_secret_value(**_: Any) -> dict[str, Any]:
+        raise unreachable
+
+    store._client.get_secret_value = get_secret_value  # type: ignore[attr-defined,method-assign]
+
+    with pytest.raises(GetParameterError) as caught:
+        store.get("org-a")
+
+    assert caught.value.__context__ is unreachable
+
+
 def secret_answer(credentials: OrgCredentials) -> dict[str, Any]:
     return {"Name": "securedb-asana/org-a", "SecretString": credentials.to_secret_string()}
 
@@ -481,7 +543,7 @@ def test_a_save_while_another_holds_the_lock_waits_then_answers_409_and_writes_n
         store.save("org-a", CREDENTIALS)
 
     assert (caught.value.status, caught.value.code) == (409, "save_in_progress")
-    assert sum(sleep.waits) >= store_module.SAVE_LOCK_WAIT_SECONDS
+    assert sum(sleep.waits) == store_module.SAVE_LOCK_WAIT_SECONDS, "it waits the bound out, and no longer"
 
 
 def test_a_failed_write_releases_the_lock_and_publishes_nothing(stubbed):
@@ -510,10 +572,73 @@ def test_two_execution_environments_see_each_others_saves_and_disconnects_at_onc
     assert reader.get("org-a") is None
 
 
-def test_revisions_increase_even_when_the_clock_goes_back(aws):
-    from asana_integration.stores.credential_revisions import CredentialRevisionStore
-    from asana_integration.web.dependencies import Services
+def test_a_failed_save_leaves_the_next_save_free_to_lock(aws, sleep):
+    revisions = CredentialRevisionStore(Services().table)
+    failing_client = boto3.client("secretsmanager")
+    failing = CredentialStore(get_config(), client=failing_client, revisions=revisions, sleep=sleep)
+    with Stubber(failing_client) as stub:
+        stub.add_client_error("put_secret_value", "AccessDeniedException", "not authorized", http_status_code=400)
+        with pytest.raises(ClientError):
+            failing.save("org-a", CREDENTIALS)
 
+    saved = CredentialStore(get_config(), revisions=revisions, sleep=sleep).save("org-a", CREDENTIALS)
+
+    assert sleep.waits == [], "the failed save's lock was released, not left to expire"
+    assert CredentialStore(get_config()).get("org-a") == saved
+
+
+LOCK_EXPIRED = "credentials saved after the save lock expired"
+
+
+class PausedWrites:
+    """A Secrets Manager client whose ``PutSecretValue`` waits for the test's go: a save stalled mid-write."""
+
+    def __init__(self) -> None:
+        self._client = boto3.client("secretsmanager")
+        self.writing = threading.Event()
+        self.go_on = threading.Event()
+
+    def put_secret_value(self, **kwargs: Any) -> Any:
+        self.writing.set()
+        assert self.go_on.wait(10)
+        return self._client.put_secret_value(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def test_a_save_that_outlived_its_lock_does_not_publish_over_the_save_holding_it_now(aws, log_output):
+    now = [2_000_000_000.0]
+    revisions = CredentialRevisionStore(Services().table, clock=lambda: now[0])
+    CredentialStore(get_config(), revisions=revisions).save("org-a", CREDENTIALS)  # the secret exists
+    stalled, later = PausedWrites(), PausedWrites()
+    results: dict[str, OrgCredentials] = {}
+
+    def save(name: str, client: PausedWrites, pat: str) -> None:
+        store = CredentialStore(get_config(), client=client, revisions=revisions)  # type: ignore[arg-type]
+        results[name] = store.save("org-a", CREDENTIALS.model_copy(update={"pat": SecretStr(pat)}))
+
+    first = threading.Thread(target=save, args=("stalled", stalled, "2/1/2:stalled-pat"))
+    first.start()
+    assert stalled.writing.wait(10)
+    now[0] += LOCK_SECONDS + 1  # the stalled save's lock expires, and another admin's save takes it
+    second = threading.Thread(target=save, args=("later", later, "2/1/2:later-pat"))
+    second.start()
+    assert later.writing.wait(10)
+    stalled.go_on.set()  # the stalled save finishes while the later one holds the lock
+    first.join(10)
+    assert log_output.getvalue().count(LOCK_EXPIRED) == 1, "the operator is told the stalled save outlived its lock"
+    later.go_on.set()
+    second.join(10)
+    assert log_output.getvalue().count(LOCK_EXPIRED) == 1, "a save that held its lock throughout is not reported"
+
+    published = revisions.current("org-a")
+    assert published is not None
+    assert published.revision == results["later"].revision > results["stalled"].revision
+    assert CredentialStore(get_config()).get("org-a") == results["later"]
+
+
+def test_revisions_increase_even_when_the_clock_goes_back(aws):
     now = [2_000_000_000.0]
     revisions = CredentialRevisionStore(Services().table, clock=lambda: now[0])
     first = revisions.lock("org-a", "one")
