@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from unittest import mock
 
 import moto.dynamodb.models as moto_dynamodb
 import moto.dynamodb.models.table as moto_table
@@ -46,9 +47,9 @@ def item_level_transaction_backups() -> Iterator[None]:
             range_key = DynamoType(attributes[table.range_key_attr]) if table.range_key_attr else None
             current = table.get_item(hash_key, range_key)
             saved.append((table, hash_key, range_key, copy.deepcopy(current)))
-        moto_dynamodb.copy = _NoTableCopy  # type: ignore[attr-defined,assignment]
         try:
-            original(self, transact_items)
+            with mock.patch.object(moto_dynamodb, "copy", _NoTableCopy):
+                original(self, transact_items)
         except TransactionCanceledException:
             for table, hash_key, range_key, item in saved:
                 table.delete_item(hash_key, range_key)
@@ -58,14 +59,9 @@ def item_level_transaction_backups() -> Iterator[None]:
                     else:
                         table.items[hash_key] = item
             raise
-        finally:
-            moto_dynamodb.copy = copy  # type: ignore[attr-defined]
 
-    backend_class.transact_write_items = transact_write_items  # type: ignore[method-assign]
-    try:
+    with mock.patch.object(backend_class, "transact_write_items", transact_write_items):
         yield
-    finally:
-        backend_class.transact_write_items = original  # type: ignore[method-assign]
 
 
 @contextmanager
@@ -95,10 +91,5 @@ def partition_scoped_queries() -> Iterator[None]:
         finally:
             scoped.partition = None
 
-    table_class.query = query  # type: ignore[method-assign]
-    table_class.all_items = all_items  # type: ignore[method-assign]
-    try:
+    with mock.patch.multiple(table_class, query=query, all_items=all_items):
         yield
-    finally:
-        table_class.query = original_query  # type: ignore[method-assign]
-        table_class.all_items = original_all_items  # type: ignore[method-assign]
