@@ -261,6 +261,20 @@ def test_a_failing_proxy_from_the_environment_is_named_as_such(aws_with_sandbox,
     assert sandbox.request_count() == 0
 
 
+def test_all_proxy_alone_applies_and_is_named_when_it_fails(aws_with_sandbox, proxy, sandbox, monkeypatch):
+    monkeypatch.setenv("ALL_PROXY", proxy.url)  # requests' fallback for every scheme
+
+    rest_client(get_config()).me()
+    assert proxy.paths() == ["/api/1.0/users/me"]
+
+    port = closed_port()
+    monkeypatch.setenv("ALL_PROXY", f"http://127.0.0.1:{port}")
+    with pytest.raises(AsanaUnreachable) as caught:
+        rest_client(get_config()).me()
+    assert f"through the proxy http://127.0.0.1:{port} (from the environment's ALL_PROXY)" in caught.value.message
+    assert "Check the proxy URL in ALL_PROXY (host" in caught.value.message
+
+
 def test_no_proxy_exempts_asana_from_the_environments_proxy(aws_with_sandbox, proxy, sandbox, monkeypatch):
     monkeypatch.setenv("HTTP_PROXY", proxy.url)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
