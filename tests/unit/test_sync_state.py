@@ -160,6 +160,19 @@ def test_sync_cursors_and_imports(store):
     assert store.remove_import(ORG, "42") is False
 
 
+@pytest.mark.parametrize(
+    "cursor",
+    [SyncCursor(sync_token=None, synced_since="2025-06-15T15:00:00Z"), SyncCursor(sync_token="tok", synced_since=None)],
+    ids=["listing-time-only", "events-token-only"],
+)
+def test_a_cursor_missing_one_part_reads_back_without_it(store, cursor):
+    """A project Asana gave no Events token for is synced by listing time: its token must read back as absent, not
+    as the text "None", which the sync would send to Asana's Events API as a token."""
+    store.save_sync_cursor(ORG, "42", cursor)
+
+    assert store.sync_cursor(ORG, "42") == cursor
+
+
 def test_a_checkpoint_with_nothing_seen_yet_round_trips_and_expires_a_week_after_it_was_saved(store, clock):
     store.start_run(ORG, "r1", "full", "schedule")
 
