@@ -33,6 +33,7 @@ from asana_integration.stores.credential_revisions import (
 )
 from asana_integration.stores.credentials import CredentialStore, decode_org_id, encode_org_id
 from asana_integration.web.dependencies import Services
+from tests import log_audit
 
 # https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_CreateSecret.html (Name) and
 # https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_Tag.html (Value).
@@ -50,6 +51,8 @@ ORG_IDS = (
 PROPERTY = settings(database=None, max_examples=300)
 
 CREDENTIALS = OrgCredentials(client_id="1208000000000001", client_secret="client-secret-value", pat="2/1/2:pat-value")
+STALLED_PAT, LATER_PAT, ANOTHER_PAT = "2/1/2:stalled-pat", "2/1/2:later-pat-value", "2/1/2:another-pat-value"
+log_audit.remember("client-secret-value", "2/1/2:pat-value", STALLED_PAT, LATER_PAT, ANOTHER_PAT)
 INVALID_REQUEST = "InvalidRequestException"
 MARKED_FOR_DELETION = "You can't perform this operation on the secret because it was marked for deletion."
 SCHEDULED_FOR_DELETION = (
@@ -117,7 +120,7 @@ def test_two_distinct_ids_never_share_a_secret_name(first, second):
 @pytest.mark.parametrize("text", ["a=", "a=3", "a=3a", "a=41", "a:b", "a|b", "=FF"])
 def test_text_no_id_encodes_to_is_refused_by_the_decoder(text):
     # "=41" would decode to "A", which encodes as itself: accepting it would give one id two names.
-    with pytest.raises(ValueError, match="^not an encoded organization id$"):
+    with pytest.raises(ValueError, match=r"^not an encoded organization id$"):
         decode_org_id(text)
 
 
@@ -565,7 +568,7 @@ def test_two_execution_environments_see_each_others_saves_and_disconnects_at_onc
     first = saver.save("org-a", CREDENTIALS)
     assert reader.get("org-a") == first
 
-    changed = saver.save("org-a", CREDENTIALS.model_copy(update={"pat": SecretStr("2/1/2:another-pat-value")}))
+    changed = saver.save("org-a", CREDENTIALS.model_copy(update={"pat": SecretStr(ANOTHER_PAT)}))
     assert reader.get("org-a") == changed
 
     saver.delete("org-a")
@@ -618,11 +621,11 @@ def test_a_save_that_outlived_its_lock_does_not_publish_over_the_save_holding_it
         store = CredentialStore(get_config(), client=client, revisions=revisions)  # type: ignore[arg-type]
         results[name] = store.save("org-a", CREDENTIALS.model_copy(update={"pat": SecretStr(pat)}))
 
-    first = threading.Thread(target=save, args=("stalled", stalled, "2/1/2:stalled-pat"))
+    first = threading.Thread(target=save, args=("stalled", stalled, STALLED_PAT))
     first.start()
     assert stalled.writing.wait(10)
     now[0] += LOCK_SECONDS + 1  # the stalled save's lock expires, and another admin's save takes it
-    second = threading.Thread(target=save, args=("later", later, "2/1/2:later-pat"))
+    second = threading.Thread(target=save, args=("later", later, LATER_PAT))
     second.start()
     assert later.writing.wait(10)
     stalled.go_on.set()  # the stalled save finishes while the later one holds the lock
