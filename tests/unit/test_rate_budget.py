@@ -4,6 +4,7 @@ from it; a 429 pauses them all; a wait longer than the time left is refused, not
 from __future__ import annotations
 
 import bisect
+from decimal import Decimal
 
 import boto3
 import pytest
@@ -255,6 +256,24 @@ def test_short_of_half_a_batch_a_worker_waits_for_the_whole_batch_instead_of_wri
     worker.take()
 
     assert clock.slept == [pytest.approx((10 - 4) / refill)]
+
+
+def test_a_bucket_short_of_one_token_by_rounding_alone_gives_the_token_without_a_wait(table, clock):
+    # Stored times are rounded to the millisecond, so a bucket can hold a millionth less than the token it refilled.
+    table.put_item(
+        Item={
+            "pk": "ORG#org-a#RATE",
+            "sk": "BUDGET",
+            "tokens": Decimal("0.999999"),
+            "refilled_at": int(clock.now),
+            "blocked_until": 0,
+            "version": 100,
+        }
+    )
+
+    budget(table, clock).take()
+
+    assert clock.slept == []
 
 
 def test_a_worker_that_waited_reads_the_bucket_and_takes_its_tokens_in_one_write(table, clock, monkeypatch):
